@@ -1,0 +1,189 @@
+"""The library entry point: the only place the pipeline's stages are sequenced.
+
+``assess_file`` reads a program file and returns an :class:`AssessmentResult`; ``assess``
+does the same for an already validated program. Loading the rule pack and knowledge base is
+separate (:func:`load_context`) so that many programs can share one load. This module never
+imports click, never prints, and never reads the wall clock: "today" is passed in.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cmcadvisor import __version__
+from cmcadvisor.engine import Engine, get_engine
+from cmcadvisor.errors import ErrorItem, ProgramFileError
+from cmcadvisor.facts import derive_facts
+from cmcadvisor.knowledge import KnowledgeBase, load_knowledge
+from cmcadvisor.loader import Document
+from cmcadvisor.models.program import ProgramFile
+from cmcadvisor.models.result import (
+    AssessmentResult,
+    Audit,
+    FiredRecord,
+    MakeOrBuy,
+    Milestone,
+    ProgramRef,
+    Summary,
+    Timeline,
+    ToolInfo,
+)
+from cmcadvisor.models.rule import SEVERITY_RANK
+from cmcadvisor.outcomes import build_outcomes, matched_facts
+from cmcadvisor.reference_eval import Truth, classify
+from cmcadvisor.registry import RulePack, load_rulepack
+from cmcadvisor.rulelint import check_references
+from cmcadvisor.validation import read_program
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to assess: the dates, the engine and any extra rule or knowledge packs."""
+
+    as_of: datetime.date | None = None  # overrides program.as_of
+    today: datetime.date | None = None  # used when neither --as-of nor program.as_of is given
+    engine: str = "auto"  # auto | durable | python
+    rules_dirs: tuple[Path, ...] = ()
+    builtin_rules: bool = True
+    knowledge_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """A loaded, cross-checked rule pack and knowledge base, and the engine to run them."""
+
+    pack: RulePack
+    kb: KnowledgeBase
+    engine: Engine = field(repr=False)
+
+
+def load_context(options: Options = Options()) -> Context:
+    """Load the rule pack(s) and knowledge base and check the references between them."""
+    kb = load_knowledge(options.knowledge_dir)
+    pack = load_rulepack(options.rules_dirs, builtin=options.builtin_rules)
+    check_references(pack, kb)
+    return Context(pack, kb, get_engine(options.engine))
+
+
+def canonical_sha256(program: ProgramFile) -> str:
+    """SHA-256 of the canonical JSON of a validated program (insensitive to layout and order)."""
+    text = json.dumps(program.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_waivers(program: ProgramFile, pack: RulePack, doc: Document | None) -> None:
+    """Refuse waivers of rules that do not exist, and waivers approved after they expire."""
+    problems: list[ErrorItem] = []
+    source = doc.source if doc else "program"
+    for index, waiver in enumerate(program.waivers or []):
+        loc: tuple[str | int, ...] = ("waivers", index, "rule")
+        line = doc.line_of(loc) if doc else None
+        if pack.resolve(waiver.rule) is None:
+            problems.append(ErrorItem(source, line, f"waivers[{index}].rule", f"no rule {waiver.rule} to waive"))
+        if waiver.expires < waiver.approved_on:
+            line = doc.line_of(("waivers", index, "expires")) if doc else None
+            problems.append(ErrorItem(source, line, f"waivers[{index}].expires", "expires before it was approved"))
+    if problems:
+        raise ProgramFileError(problems)
+
+
+def resolve_as_of(program: ProgramFile, options: Options) -> datetime.date:
+    """--as-of, else program.as_of, else the injected today."""
+    as_of = options.as_of or program.program.as_of or options.today
+    if as_of is None:
+        raise ValueError("no as_of date: pass Options.as_of or Options.today")
+    return as_of
+
+
+def assess(program: ProgramFile, context: Context, options: Options = Options(), doc: Document | None = None) -> AssessmentResult:
+    """Assess one validated program."""
+    pack, kb = context.pack, context.kb
+    check_waivers(program, pack, doc)
+    as_of = resolve_as_of(program, options)
+    facts = derive_facts(program, as_of)
+    rules = pack.compiled_active()
+    run = context.engine.run(rules, facts)
+    verdicts = classify(rules, facts, run.derived)
+    fired_ids = {f.rule for f in run.firings}
+    outcomes = build_outcomes(pack, kb, facts, run.firings, verdicts, program, as_of)
+    fired = []
+    for seq, firing in enumerate(run.firings, 1):
+        rule = pack.by_id[firing.rule]
+        shown = matched_facts(rule, facts, firing.item)
+        fired.append(
+            FiredRecord(
+                seq=seq,
+                rule=firing.rule,
+                version=firing.version,
+                facts=[f"{k}={json.dumps(v)}" for k, v in shown.items()],
+                item=firing.item,
+            )
+        )
+    audit = Audit(
+        input_sha256=canonical_sha256(program),
+        rules_sha256=pack.sha256,
+        knowledge_sha256=kb.sha256,
+        tool_version=__version__,
+        engine=context.engine.name,
+        fired=fired,
+        not_fired=sorted(r.id for r in pack.active if r.id not in fired_ids and verdicts[r.id].truth == Truth.FALSE),
+        undetermined=sorted(r.id for r in pack.active if verdicts[r.id].truth == Truth.UNKNOWN),
+        waived=outcomes.waived,
+        waivers_unused=outcomes.waivers_unused,
+        derived=sorted(run.derived),
+    )
+    open_by_severity: Counter[str] = Counter(f.severity for f in outcomes.findings if f.status == "open" and f.kind != "undetermined")
+    milestones = program.clinical.milestones if program.clinical and program.clinical.milestones else None
+    timeline = Timeline(
+        milestones=[
+            Milestone(id=name, target=value.isoformat(), forecast=None, late_by_days=None)
+            for name, value in sorted((milestones.model_dump(exclude_none=True) if milestones else {}).items())
+        ],
+        note="Scheduling (activities, critical path, slack, forecasts) is not implemented yet; targets are shown as given.",
+    )
+    return AssessmentResult(
+        tool=ToolInfo(version=__version__),
+        program=ProgramRef(id=program.program.id, name=program.program.name),
+        as_of=as_of.isoformat(),
+        summary=Summary(
+            open_findings_by_severity={s: open_by_severity.get(s, 0) for s in SEVERITY_RANK},
+            pathways_by_status=dict(sorted(Counter(p.status for p in outcomes.pathways).items())),
+            undetermined_rules=len(audit.undetermined),
+            questions=len(outcomes.questions),
+        ),
+        pathways=outcomes.pathways,
+        findings=outcomes.findings,
+        make_or_buy=MakeOrBuy(
+            recommendation="undetermined",
+            confidence="low",
+            factors=[],
+            would_flip_if=[],
+            note="Make-or-buy scoring over the seven considerations is not implemented yet.",
+        ),
+        timeline=timeline,
+        meetings=[],
+        risks=[],
+        questions=outcomes.questions,
+        audit=audit,
+    )
+
+
+def assess_file(path: Path, options: Options = Options(), context: Context | None = None) -> AssessmentResult:
+    """Read, validate and assess one program file."""
+    program, doc = read_program(path)
+    ctx = context or load_context(options)
+    return assess(program, ctx, options, doc)
+
+
+def worst_open_severity(result: AssessmentResult) -> str | None:
+    """The most severe open finding (undetermined ones excluded), for ``--fail-on``."""
+    ranks = [SEVERITY_RANK[f.severity] for f in result.findings if f.status == "open" and f.kind != "undetermined"]
+    if not ranks:
+        return None
+    best = min(ranks)
+    return next(name for name, rank in SEVERITY_RANK.items() if rank == best)

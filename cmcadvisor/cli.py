@@ -1,0 +1,294 @@
+"""The ``cmcadvisor`` command line: the only home of click.
+
+Commands parse options, call :mod:`cmcadvisor.api` (or the rule tooling), pick a renderer and
+map errors to exit codes: 0 ran, 1 findings at or above ``--fail-on``, 2 bad input or usage
+(one line per problem, no traceback), 3 internal error. Nothing else happens here; this is
+also the only place that reads today's date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cmcadvisor import __version__, api
+from cmcadvisor.errors import CmcAdvisorError, EngineError, UserInputError
+from cmcadvisor.models.rule import SEVERITY_RANK
+from cmcadvisor.writer import write_atomic
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _parse_date(_: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param=param) from None
+
+
+@contextlib.contextmanager
+def user_errors(debug: bool) -> Iterator[None]:
+    """Map errors to messages and exit codes; tracebacks only with --debug."""
+    try:
+        yield
+    except UserInputError as exc:
+        for item in exc.items:
+            click.echo(f"error: {item.format()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except (EngineError, CmcAdvisorError) as exc:
+        if debug:
+            raise
+        click.echo(f"internal error: {exc}. Please report it; rerun with --debug for details.", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}. Please report it; rerun with --debug for details.", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+def _options(ctx: click.Context, as_of: datetime.date | None = None) -> api.Options:
+    root = ctx.find_root().params
+    return api.Options(
+        as_of=as_of,
+        today=datetime.date.today(),
+        engine=root["engine"],
+        rules_dirs=tuple(Path(p) for p in root["rules_dir"]),
+        builtin_rules=not root["no_builtin_rules"],
+        knowledge_dir=Path(root["knowledge_dir"]) if root["knowledge_dir"] else None,
+    )
+
+
+def _emit(text: str, output: Path | None, inputs: list[Path]) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text, inputs=inputs)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cmcadvisor")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "durable", "python"]),
+    default="auto",
+    show_default=True,
+    help="Rule engine: durable-rules, the pure-Python evaluator, or durable with fallback.",
+)
+@click.option("--rules-dir", multiple=True, type=click.Path(file_okay=False), help="An extra rule pack (repeatable).")
+@click.option("--no-builtin-rules", is_flag=True, help="Use only the --rules-dir packs, not the built-in rules.")
+@click.option(
+    "--knowledge-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Use this knowledge folder instead of the built-in one.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowledge_dir: str | None, debug: bool) -> None:
+    """Plan the CMC regulatory strategy of a cell or gene therapy program from a program file.
+
+    Exit codes: 0 ran; 1 findings at or above --fail-on; 2 bad input or usage; 3 internal error.
+    """
+
+
+@cli.command()
+@click.argument("program", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write here (atomically) instead of stdout.",
+)
+@click.option(
+    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(SEVERITY_RANK)[:-1]),
+    default=None,
+    help="Exit 1 when an open finding is at or above this severity.",
+)
+@click.pass_context
+def assess(
+    ctx: click.Context, program: Path, fmt: str, output: Path | None, as_of: datetime.date | None, fail_on: str | None
+) -> None:
+    """Assess PROGRAM: pathways, findings, questions and the audit trail."""
+    from cmcadvisor.render import render
+
+    with user_errors(ctx.find_root().params["debug"]):
+        result = api.assess_file(program, _options(ctx, as_of))
+        color = output is None and fmt == "table" and sys.stdout.isatty()
+        _emit(render(result, fmt, color=color), output, [program])  # type: ignore[arg-type]
+        worst = api.worst_open_severity(result)
+        if fail_on and worst is not None and SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on]:
+            sys.exit(EXIT_FINDINGS)
+
+
+@cli.command()
+@click.argument("programs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, programs: tuple[Path, ...]) -> None:
+    """Check program files against the input contract; report every problem."""
+    from cmcadvisor.validation import load_program
+
+    failed = False
+    with user_errors(ctx.find_root().params["debug"]):
+        for path in programs:
+            try:
+                load_program(path)
+                click.echo(f"ok: {path}")
+            except UserInputError as exc:
+                failed = True
+                for item in exc.items:
+                    click.echo(f"error: {item.format()}", err=True)
+    if failed:
+        sys.exit(EXIT_USAGE)
+
+
+@cli.command()
+@click.argument("kind", type=click.Choice(["program", "rule", "result"]), default="program")
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a program file (or of a rule file, or of the JSON result)."""
+    from cmcadvisor.models.program import ProgramFile
+    from cmcadvisor.models.result import AssessmentResult
+    from cmcadvisor.models.rule import RuleSpec
+
+    model: Any = {"program": ProgramFile, "rule": RuleSpec, "result": AssessmentResult}[kind]
+    document = model.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="program.yaml")
+@click.pass_context
+def init(ctx: click.Context, path: Path) -> None:
+    """Write a commented starter program file to PATH (never overwrites)."""
+    starter = (Path(__file__).parent / "starter.yaml").read_text(encoding="utf-8")
+    with user_errors(ctx.find_root().params["debug"]):
+        write_atomic(path, starter, overwrite=False)
+    click.echo(f"wrote {path}; fill it in, then run: cmcadvisor assess {path}")
+
+
+@cli.group()
+def rules() -> None:
+    """List, show, lint and test the rule pack."""
+
+
+def _context(ctx: click.Context) -> api.Context:
+    return api.load_context(_options(ctx))
+
+
+@rules.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Include draft and deprecated rules.")
+@click.pass_context
+def rules_list(ctx: click.Context, fmt: str, show_all: bool) -> None:
+    """List the rules (active ones unless --all)."""
+    with user_errors(ctx.find_root().params["debug"]):
+        pack = _context(ctx).pack
+        chosen = pack.rules if show_all else pack.active
+        rows = [
+            {
+                "id": r.id,
+                "title": r.spec.title,
+                "kind": r.spec.kind,
+                "severity": r.spec.severity,
+                "topics": list(r.spec.topics),
+                "status": r.spec.status,
+                "version": r.spec.version,
+                "confidence": r.spec.confidence,
+                "citations": list(r.spec.citations),
+            }
+            for r in chosen
+        ]
+        if fmt == "json":
+            click.echo(json.dumps(rows, indent=2))
+            return
+        for row in rows:
+            click.echo(f"{row['id']:<14} {row['kind']:<14} {row['severity']:<8} {row['title']}")
+        click.echo(f"{len(rows)} rules")
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@click.pass_context
+def rules_show(ctx: click.Context, rule_id: str) -> None:
+    """Show one rule: metadata, condition, citations and examples."""
+    from cmcadvisor.loader import dump_yaml
+
+    with user_errors(ctx.find_root().params["debug"]):
+        context = _context(ctx)
+        rule = context.pack.resolve(rule_id)
+        if rule is None:
+            raise UserInputError.single("rules", f"no rule {rule_id}")
+        click.echo(f"# {rule.id}: {rule.spec.title}\n# file: {rule.source}")
+        click.echo(dump_yaml(rule.spec.model_dump(mode="json", by_alias=True, exclude_none=True)), nl=False)
+        click.echo("# citations")
+        for cid in rule.spec.citations:
+            c = context.kb.citations[cid]
+            click.echo(f"#   {c.id}: {c.title} ({c.issuer}, {c.year}; {c.status}; {c.confidence})")
+
+
+@rules.command("lint")
+@click.pass_context
+def rules_lint(ctx: click.Context) -> None:
+    """Check every rule and knowledge cross-reference; exit 2 on any error."""
+    from cmcadvisor.rulelint import lint
+
+    with user_errors(ctx.find_root().params["debug"]):
+        context = _context(ctx)
+        issues = lint(context.pack, context.kb, today=datetime.date.today())
+    errors = [i for i in issues if i.level == "error"]
+    for issue in issues:
+        click.echo(issue.format(), err=issue.level == "error")
+    click.echo(
+        f"{len(context.pack.rules)} rules, {len(context.kb.citations)} citations: "
+        f"{len(errors)} errors, {len(issues) - len(errors)} warnings"
+    )
+    if errors:
+        sys.exit(EXIT_USAGE)
+
+
+@rules.command("test")
+@click.option(
+    "--engine",
+    "engines",
+    type=click.Choice(["durable", "python"]),
+    multiple=True,
+    help="Engines to run (default: both where available).",
+)
+@click.pass_context
+def rules_test(ctx: click.Context, engines: tuple[str, ...]) -> None:
+    """Run every rule's examples on both engines; exit 1 if any fails."""
+    from cmcadvisor.engine import get_engine
+    from cmcadvisor.testing import run_all_examples
+
+    with user_errors(ctx.find_root().params["debug"]):
+        context = _context(ctx)
+        chosen = [get_engine(name) for name in (engines or ("durable", "python"))]
+        results = [r for engine in chosen for r in run_all_examples(context.pack, engine)]
+    failures = [r for r in results if not r.passed]
+    for r in failures:
+        click.echo(f"FAIL {r.rule} :: {r.example} [{r.engine}]: expected {r.expect}, got {r.got}", err=True)
+    click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
+    if failures:
+        sys.exit(EXIT_FINDINGS)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="cmcadvisor")

@@ -1,0 +1,333 @@
+"""The rule engines: the durable-rules adapter (the engine) and the pure-Python fallback.
+
+This is the only module that imports ``durable``. It compiles the engine-neutral condition AST
+(:mod:`cmcadvisor.conditions`) to durable-rules JSON rulesets and applies every workaround the
+engine needs (see ``docs/engine.md``):
+
+* rulesets of at most ``RULES_PER_RULESET`` rules (error 303 past 64 alpha branches), with
+  derived facts routed to the rulesets whose rules consume them;
+* a sentinel rule in every ruleset, fired by an ``init`` fact before anything else, so that
+  ``delete_state`` never frees a state that ran no action (heap corruption in 2.0.28);
+* an explicit ``Host`` subclass with the dispatcher thread disabled, created once per process,
+  and one lock around every call (the engine is not thread-safe);
+* one ``sid`` per evaluation and ``delete_state`` in ``finally`` (1,024 live sids at most);
+* definitions generated as JSON and deep-copied (``set_rulesets`` mutates its input);
+* one closure per rule id (actions are not told which rule fired); actions only record;
+* derived facts deduplicated in Python; ``MessageObservedException`` and
+  ``MessageNotHandledException`` caught around every assert;
+* swallowed action exceptions surfaced from the returned state as :class:`EngineError`;
+* dates as ISO strings, reserved keys ``id``/``sid`` never used for program data.
+
+It returns firings, never prose. The pure-Python engine runs the same compiled rules through
+:func:`cmcadvisor.reference_eval.run_fixpoint`.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Protocol
+
+from cmcadvisor.conditions import And, CompiledRule, Firing, Lit, Node, Or
+from cmcadvisor.errors import EngineError
+from cmcadvisor.facts import FactSet, vocabulary
+from cmcadvisor.reference_eval import run_fixpoint
+
+RULES_PER_RULESET = 40
+MAX_FACT_PROPERTIES = 250
+_SENTINEL = "__sentinel__"
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """What an engine reports for one program: firings in firing order and derived facts."""
+
+    firings: list[Firing]
+    derived: list[str]
+
+
+class Engine(Protocol):
+    """A forward-chaining engine over compiled rules."""
+
+    @property
+    def name(self) -> str:
+        """Engine name and version, as recorded in ``audit.engine``."""
+
+    def run(self, rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[str] = ()) -> EngineRun:
+        """Evaluate one program to a fixpoint."""
+
+
+class PythonEngine:
+    """The pure-Python fixpoint engine: oracle and fallback."""
+
+    @property
+    def name(self) -> str:
+        """``python-fixpoint`` plus the package version."""
+        return f"python-fixpoint {_version('cmcadvisor')}"
+
+    def run(self, rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[str] = ()) -> EngineRun:
+        """Evaluate with :func:`run_fixpoint`."""
+        firings, derived = run_fixpoint(rules, facts, given)
+        return EngineRun(firings, derived)
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+def _compile_lit(lit: Lit) -> dict[str, Any]:
+    key = f"item__{lit.item_field}" if lit.item_field is not None else _key(lit.fact)
+    op, value = lit.op, lit.value
+    if op in ("contains", "not_contains"):
+        return {f"{key}__has__{value}": op == "contains"}
+    if op == "eq":
+        return {key: value}
+    if op == "ne":
+        return {"$neq": {key: value}}
+    if op in ("in", "not_in"):
+        options = value if isinstance(value, tuple) else (value,)
+        if op == "in":
+            return {"$or": [{key: option} for option in options]}
+        return {"$and": [{"$neq": {key: option}} for option in options]}
+    if op == "exists":
+        return {"$ex": {key: 1}}
+    if op == "missing":
+        return {"$nex": {key: 1}}
+    durable_op = {"lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}[op]
+    return {durable_op: {key: value}}
+
+
+def compile_node(node: Node) -> dict[str, Any]:
+    """The durable-rules JSON expression of a condition in negation normal form."""
+    if isinstance(node, Lit):
+        return _compile_lit(node)
+    kids = [compile_node(child) for child in node.children]
+    if isinstance(node, And):
+        return {"$and": kids}
+    assert isinstance(node, Or)
+    return {"$or": kids}
+
+
+def compile_rule(rule: CompiledRule) -> dict[str, Any]:
+    """The durable-rules definition of one rule (without its ``run`` action)."""
+    shape = rule.shape
+    parts: list[dict[str, Any]]
+    if shape.collection is None:
+        parts = [{"t": "program"}]
+    else:
+        parts = [{"t": "row"}, {"coll": shape.collection}]
+    if shape.body is not None:
+        parts.append(compile_node(shape.body))
+    conditions: list[dict[str, Any]] = [{"m": {"$and": parts}}]
+    for index, name in enumerate(shape.derived):
+        conditions.append({f"d{index}": {"$and": [{"t": "derived"}, {"name": name}]}})
+    return {"all": conditions}
+
+
+def program_fact(facts: FactSet) -> dict[str, Any]:
+    """The program as one flat durable-rules fact (lists become ``__has__`` booleans)."""
+    fact: dict[str, Any] = {_key(name): value for name, value in facts.scalars.items()}
+    vocab = vocabulary()
+    for name, values in facts.lists.items():
+        info = vocab.get(name)
+        domain = set(info.allowed if info else ()) | set(values)
+        for option in sorted(domain):
+            fact[f"{_key(name)}__has__{option}"] = option in values
+    return fact
+
+
+@dataclass
+class _Context:
+    sid: str
+    firings: list[Firing] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)
+    derived_set: set[str] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _CompiledPack:
+    rulesets: tuple[str, ...]
+    row_rulesets: dict[str, tuple[str, ...]]  # collection -> rulesets with rules over it
+    consumers: dict[str, tuple[str, ...]]  # derived fact -> rulesets that consume it
+
+
+class DurableEngine:
+    """The durable-rules adapter. One per process; every call is serialised by one lock."""
+
+    def __init__(self) -> None:
+        """Import durable-rules and build the host (no dispatcher thread)."""
+        from durable import engine as durable_engine  # the only import of durable in the package
+
+        self._durable = durable_engine
+        self._observed = durable_engine.MessageObservedException
+        self._not_handled = durable_engine.MessageNotHandledException
+        self._actions: dict[str, Callable[[Any], None]] = {}
+        actions = self._actions
+
+        class _Host(durable_engine.Host):  # type: ignore[misc]
+            def get_action(self, action_name: str) -> Callable[[Any], None]:
+                return actions[action_name]
+
+            def _run(self) -> None:
+                """No dispatcher thread: actions run on the caller's thread, in order."""
+
+        self._host = _Host()
+        self._lock = threading.Lock()
+        self._packs: dict[tuple[CompiledRule, ...], _CompiledPack] = {}
+        self._counter = itertools.count(1)
+        self._sids = itertools.count(1)
+        self._ctx: _Context | None = None
+        self._version = _version("durable-rules")
+
+    @property
+    def name(self) -> str:
+        """``durable-rules`` plus its version."""
+        return f"durable-rules {self._version}"
+
+    def _compile(self, rules: Sequence[CompiledRule]) -> _CompiledPack:
+        key = tuple(rules)
+        pack = self._packs.get(key)
+        if pack is not None:
+            return pack
+        ordered = sorted(rules, key=lambda r: r.id)
+        chunks = [ordered[i : i + RULES_PER_RULESET] for i in range(0, len(ordered), RULES_PER_RULESET)] or [[]]
+        pack_no = next(self._counter)
+        names = tuple(f"cmc{pack_no}_{index}" for index in range(len(chunks)))
+        consumers: dict[str, set[str]] = {}
+        rows: dict[str, set[str]] = {}
+        for name, chunk in zip(names, chunks, strict=True):
+            for rule in chunk:
+                for derived in rule.shape.derived:
+                    consumers.setdefault(derived, set()).add(name)
+                if rule.shape.collection:
+                    rows.setdefault(rule.shape.collection, set()).add(name)
+        compiled = _CompiledPack(
+            rulesets=names,
+            row_rulesets={k: tuple(sorted(v)) for k, v in sorted(rows.items())},
+            consumers={k: tuple(sorted(v)) for k, v in sorted(consumers.items())},
+        )
+        definitions: dict[str, dict[str, Any]] = {}
+        for name, chunk in zip(names, chunks, strict=True):
+            ruleset: dict[str, Any] = {}
+            sentinel_action = f"{name}/{_SENTINEL}"
+            self._actions[sentinel_action] = _noop
+            ruleset[_SENTINEL] = {"all": [{"m": {"t": "init"}}], "run": sentinel_action}
+            for rule in chunk:
+                action_name = f"{name}/{rule.id}"
+                self._actions[action_name] = self._make_action(rule, compiled)
+                definition = compile_rule(rule)
+                definition["run"] = action_name
+                ruleset[rule.id] = definition
+            definitions[name] = ruleset
+        try:
+            self._host.set_rulesets(copy.deepcopy(definitions))
+        except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
+            raise EngineError(f"durable-rules refused the compiled rule pack: {exc}") from exc
+        self._packs[key] = compiled
+        return compiled
+
+    def _make_action(self, rule: CompiledRule, pack: _CompiledPack) -> Callable[[Any], None]:
+        def action(c: Any) -> None:
+            ctx = self._ctx
+            if ctx is None:  # pragma: no cover - actions only run inside run()
+                return
+            try:
+                matched = c._m["m"] if c._m else {}
+                item = matched.get("idx") if matched.get("t") == "row" else None
+                ctx.firings.append(Firing(rule.id, rule.version, item))
+                for name in rule.derives:
+                    if name in ctx.derived_set:
+                        continue
+                    ctx.derived_set.add(name)
+                    ctx.derived.append(name)
+                    for target in pack.consumers.get(name, ()):
+                        try:
+                            c.assert_fact(target, {"sid": ctx.sid, "t": "derived", "name": name})
+                        except (self._observed, self._not_handled):
+                            pass
+            except BaseException as exc:  # noqa: BLE001 - surfaced after the assert returns
+                ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
+
+        return action
+
+    def _assert(self, ruleset: str, fact: dict[str, Any], ctx: _Context) -> None:
+        try:
+            state = self._host.assert_fact(ruleset, fact)
+        except (self._observed, self._not_handled):
+            return
+        except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
+            raise EngineError(f"durable-rules failed in {ruleset}: {exc}") from exc
+        if isinstance(state, dict) and "exception" in state:
+            raise EngineError(f"a rule action failed in {ruleset}: {str(state['exception'])[:300]}")
+        if ctx.errors:
+            raise EngineError("a rule action failed: " + "; ".join(ctx.errors))
+
+    def run(self, rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[str] = ()) -> EngineRun:
+        """Evaluate one program in its own sid, then delete every state it created."""
+        with self._lock:
+            pack = self._compile(rules)
+            ctx = _Context(sid=f"s{next(self._sids)}")
+            self._ctx = ctx
+            started: list[str] = []
+            base = program_fact(facts)
+            if len(base) + 8 > MAX_FACT_PROPERTIES:
+                raise EngineError(f"a program fact has {len(base)} properties; durable-rules allows {MAX_FACT_PROPERTIES}")
+            try:
+                for ruleset in pack.rulesets:  # the sentinel runs first in every state
+                    self._assert(ruleset, {"sid": ctx.sid, "t": "init"}, ctx)
+                    started.append(ruleset)
+                for name in dict.fromkeys(given):
+                    if name in ctx.derived_set:
+                        continue
+                    ctx.derived_set.add(name)
+                    for target in pack.consumers.get(name, ()):
+                        self._assert(target, {"sid": ctx.sid, "t": "derived", "name": name}, ctx)
+                for ruleset in pack.rulesets:
+                    self._assert(ruleset, {**base, "sid": ctx.sid, "t": "program"}, ctx)
+                for collection, targets in pack.row_rulesets.items():
+                    for index, item in enumerate(facts.collections.get(collection, ())):
+                        row = {**base, **{f"item__{k}": v for k, v in item.items()}}
+                        row.update({"sid": ctx.sid, "t": "row", "coll": collection, "idx": index})
+                        for target in targets:
+                            self._assert(target, row, ctx)
+                return EngineRun(list(ctx.firings), list(ctx.derived))
+            finally:
+                self._ctx = None
+                for ruleset in started:
+                    try:
+                        self._host.delete_state(ruleset, ctx.sid)
+                    except Exception:  # noqa: BLE001, S110 - a failed cleanup must not hide the result
+                        pass
+
+
+def _noop(_: Any) -> None:
+    """The sentinel rule's action: nothing, but it makes the state run an action."""
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def get_engine(preferred: str = "auto") -> Engine:
+    """The engine to use: ``durable`` (the default), ``python``, or ``auto`` (durable, else python)."""
+    if preferred == "python":
+        return _ENGINES.setdefault("python", PythonEngine())
+    if "durable" not in _ENGINES:
+        try:
+            _ENGINES["durable"] = DurableEngine()
+        except ImportError:
+            if preferred == "durable":
+                raise EngineError("durable-rules is not installed or cannot be imported on this Python") from None
+            return _ENGINES.setdefault("python", PythonEngine())
+    return _ENGINES["durable"]

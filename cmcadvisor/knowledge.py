@@ -1,0 +1,90 @@
+"""The knowledge base: citations and pathways, indexed, cross-checked and hashed.
+
+Loads ``knowledge/*.yaml`` (built-in, or an organisation's ``--knowledge-dir``), validates it,
+refuses dangling references inside the knowledge base and computes its content hash. It must
+not know about rules (rule-to-knowledge references are checked by :mod:`rulelint`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
+from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
+from cmcadvisor.models.knowledge import Citation, CitationsFile, Pathway, PathwaysFile
+from cmcadvisor.models.rule import PATHWAY_IDS
+from cmcadvisor.validation import validate_document
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Citations and pathways by id, plus the content hash of the files they came from."""
+
+    citations: dict[str, Citation]
+    pathways: dict[str, Pathway]
+    sha256: str
+    root: str
+
+
+def load_knowledge(root: Path | None = None) -> KnowledgeBase:
+    """Load and cross-check a knowledge folder (the built-in one by default)."""
+    folder = root or data_dir("knowledge")
+    if not folder.is_dir():
+        raise KnowledgeError.single(str(folder), "knowledge directory not found")
+    shipped = root is None
+
+    def display(path: Path) -> str:
+        return f"knowledge/{path.relative_to(folder).as_posix()}" if shipped else str(path)
+
+    def read(name: str) -> Path:
+        path = folder / name
+        if not path.is_file():
+            raise KnowledgeError.single(display(path), "missing knowledge file")
+        return path
+
+    try:
+        cites_path, paths_path = read("citations.yaml"), read("pathways.yaml")
+        cites = validate_document(load_document(cites_path, display=display(cites_path)), CitationsFile, KnowledgeError)
+        pways = validate_document(load_document(paths_path, display=display(paths_path)), PathwaysFile, KnowledgeError)
+        files = files_under(folder, "*.yaml")
+    except KnowledgeError:
+        raise
+    except UserInputError as exc:
+        raise KnowledgeError(exc.items) from None
+    problems: list[ErrorItem] = []
+    citations: dict[str, Citation] = {}
+    for index, citation in enumerate(cites.citations):
+        if citation.id in citations:
+            problems.append(
+                ErrorItem(display(cites_path), None, f"citations[{index}].id", f"duplicate citation id {citation.id}")
+            )
+        citations[citation.id] = citation
+    for index, citation in enumerate(cites.citations):
+        if citation.superseded_by and citation.superseded_by not in citations:
+            problems.append(
+                ErrorItem(
+                    display(cites_path), None, f"citations[{index}].superseded_by", f"unknown citation {citation.superseded_by}"
+                )
+            )
+    pathways: dict[str, Pathway] = {}
+    for index, pathway in enumerate(pways.pathways):
+        where = f"pathways[{index}]"
+        if pathway.id not in PATHWAY_IDS:
+            problems.append(ErrorItem(display(paths_path), None, f"{where}.id", f"unknown pathway id {pathway.id}"))
+        if pathway.id in pathways:
+            problems.append(ErrorItem(display(paths_path), None, f"{where}.id", f"duplicate pathway id {pathway.id}"))
+        pathways[pathway.id] = pathway
+        problems.extend(
+            ErrorItem(display(paths_path), None, f"{where}.citations", f"unknown citation {cid}")
+            for cid in pathway.citations
+            if cid not in citations
+        )
+    if problems:
+        raise KnowledgeError(problems)
+    return KnowledgeBase(
+        citations=dict(sorted(citations.items())),
+        pathways={pid: pathways[pid] for pid in PATHWAY_IDS if pid in pathways},
+        sha256=sha256_files(folder, files),
+        root="knowledge" if shipped else str(folder),
+    )

@@ -1,0 +1,1 @@
+"""Pydantic models: the program file (input), rules, knowledge and the assessment (output)."""

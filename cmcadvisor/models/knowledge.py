@@ -1,0 +1,63 @@
+"""Pydantic models of the knowledge base: citations and pathways.
+
+Knowledge is data with ids and provenance. Each citation records what the source is, who issued
+it, when, whether it is final or a draft, how sure we are of what we took from it, and when a
+person last checked it. This module only describes shapes; it must not read files.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from cmcadvisor.models.rule import Confidence
+
+CITATION_ID_PATTERN = r"^CIT-[A-Z0-9][A-Z0-9-]{2,60}$"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Citation(_Model):
+    """One source a rule or knowledge entry relies on."""
+
+    id: Annotated[StrictStr, Field(pattern=CITATION_ID_PATTERN)]
+    title: Annotated[StrictStr, Field(min_length=3, max_length=400)]
+    issuer: Annotated[StrictStr, Field(min_length=2, max_length=200)]
+    year: Annotated[StrictInt, Field(ge=1900, le=2100)]
+    issued: StrictStr | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD")
+    kind: Literal[
+        "guidance", "regulation", "statute", "federal_register", "web_page", "ich", "ema", "mhlw", "literature", "industry"
+    ]
+    status: Literal["final", "draft", "superseded", "withdrawn", "current"]
+    section: StrictStr | None = Field(None, max_length=300)
+    url: StrictStr | None = Field(None, max_length=500, pattern=r"^https?://")
+    confidence: Confidence
+    reviewed_on: date
+    superseded_by: StrictStr | None = None
+    note: StrictStr | None = Field(None, max_length=1000)
+
+
+class Pathway(_Model):
+    """One expedited program, by its contract id."""
+
+    id: StrictStr
+    name: Annotated[StrictStr, Field(min_length=2, max_length=200)]
+    region: Literal["us", "eu", "jp"]
+    summary: Annotated[StrictStr, Field(min_length=10, max_length=1500)]
+    citations: Annotated[list[StrictStr], Field(min_length=1)]
+
+
+class CitationsFile(_Model):
+    """``knowledge/citations.yaml``."""
+
+    citations: list[Citation]
+
+
+class PathwaysFile(_Model):
+    """``knowledge/pathways.yaml``."""
+
+    pathways: list[Pathway]

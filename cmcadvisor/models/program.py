@@ -1,0 +1,372 @@
+"""Pydantic models of the program file (input contract, schema_version 1).
+
+Every field of ``shared/spec/program-file.md`` is here with the same name and nesting. Models
+are strict (unknown keys are errors, values are not coerced across types) and frozen. Each
+field's description is phrased as the question a CMC team would answer, because the
+questionnaire is generated from it. This module must not read files or know about rules.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+NonNegInt = Annotated[StrictInt, Field(ge=0)]
+Money = Annotated[StrictInt | StrictFloat, Field(ge=0)]
+Designation = Literal["none", "planned", "requested", "granted", "denied", "rescinded"]
+Region = Literal["us", "eu", "jp"]
+Stage = Literal["preclinical", "phase1", "phase2", "pivotal", "bla_preparation", "bla_under_review", "approved"]
+STAGES: tuple[str, ...] = (
+    "preclinical",
+    "phase1",
+    "phase2",
+    "pivotal",
+    "bla_preparation",
+    "bla_under_review",
+    "approved",
+)
+MeetingType = Literal["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+
+
+class ProgramInfo(_Model):
+    """Identity of the program and the date the assessment is made as of."""
+
+    id: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._-]+$", min_length=1, max_length=80)] = Field(
+        description=("What is the program's short identifier (letters, digits, . _ -)?")
+    )
+    name: Annotated[StrictStr, Field(min_length=1, max_length=300)] = Field(description=("What is the program's name?"))
+    sponsor: StrictStr | None = Field(None, description=("Who is the sponsor?"), max_length=300)
+    as_of: datetime.date | None = Field(None, description=("As of which date is the assessment made (YYYY-MM-DD)?"))
+    regions: list[Region] | None = Field(None, description=("Which regions does the program target (us, eu, jp)?"), max_length=3)
+
+
+class Product(_Model):
+    """What the product is: the modality facts most CMC rules turn on."""
+
+    cell_source: Literal["autologous", "allogeneic", "xenogeneic", "none"] | None = Field(
+        None, description=("Are the cells autologous, allogeneic, xenogeneic, or is there no cell (in vivo product)?")
+    )
+    cell_type: Literal["t_cell", "nk_cell", "hsc", "msc", "til", "islet", "ipsc_derived", "tissue", "other", "none"] | None = (
+        Field(None, description=("Which cell type is the product made of?"))
+    )
+    engineered_receptor: Literal["car", "tcr", "none"] | None = Field(
+        None, description=("Does the product carry an engineered receptor (CAR, TCR)?")
+    )
+    genetic_modification: Literal["none", "viral_vector", "genome_editing", "non_viral"] | None = Field(
+        None, description=("How is the product genetically modified, if at all?")
+    )
+    delivery: Literal["ex_vivo", "in_vivo"] | None = Field(
+        None, description=("Is the product made ex vivo or delivered in vivo?")
+    )
+    vector: (
+        Literal["none", "lentiviral", "gammaretroviral", "aav", "adenoviral", "hsv", "other_viral", "plasmid", "lnp", "other"]
+        | None
+    ) = Field(None, description=("Which vector or delivery system does the product use?"))
+    editing: Literal["none", "nuclease", "base_editing", "prime_editing", "epigenetic"] | None = Field(
+        None, description=("Which genome-editing technology does the product use, if any?")
+    )
+    replication_competent: StrictBool | None = Field(
+        None, description=("Is the product a replication-competent virus (e.g. oncolytic)?")
+    )
+    tissue_engineered: StrictBool | None = Field(None, description=("Is the product a tissue-engineered product?"))
+    regulated_solely_under_361: StrictBool | None = Field(
+        None, description=("Is the product a 361 HCT/P regulated solely under PHS Act s.361 and 21 CFR 1271?")
+    )
+    formulation: Literal["cryopreserved", "fresh", "frozen", "refrigerated", "lyophilized"] | None = Field(
+        None, description=("How is the final product formulated and stored?")
+    )
+    route: StrictStr | None = Field(None, description=("By which route is the product administered?"), max_length=200)
+    science_maturity: Literal["novel", "emerging", "established"] | None = Field(
+        None, description=("How mature is the science behind the product (novel, emerging, established)?")
+    )
+    platform_prior_licensure: StrictBool | None = Field(
+        None, description=("Is the same platform already used in a licensed product?")
+    )
+
+
+class Indication(_Model):
+    """The disease, its seriousness and the demand it creates."""
+
+    name: StrictStr | None = Field(None, description=("What is the indication?"), max_length=300)
+    serious_condition: StrictBool | None = Field(None, description=("Is the condition serious?"))
+    life_threatening: StrictBool | None = Field(None, description=("Is the condition life-threatening?"))
+    unmet_medical_need: StrictBool | None = Field(
+        None, description=("Is there an unmet medical need (no therapy, or available therapy inadequate)?")
+    )
+    rare_disease: StrictBool | None = Field(None, description=("Does the disease affect fewer than 200,000 people in the US?"))
+    pediatric_onset: StrictBool | None = Field(
+        None, description=("Do the serious manifestations primarily affect people aged 0 to 18?")
+    )
+    us_prevalence: NonNegInt | None = Field(None, description=("How many people in the US have the disease?"))
+    patients_per_year_at_peak: NonNegInt | None = Field(
+        None, description=("How many patients per year will be treated at peak demand?")
+    )
+    doses_per_patient: NonNegInt | None = Field(None, description=("How many doses does each patient receive?"))
+
+
+class Evidence(_Model):
+    """The evidence the expedited-program criteria turn on."""
+
+    nonclinical_potential: StrictBool | None = Field(
+        None, description=("Do nonclinical or clinical data show potential to address an unmet need?")
+    )
+    preliminary_clinical_evidence: StrictBool | None = Field(
+        None, description=("Are there early clinical data in patients (preliminary clinical evidence)?")
+    )
+    substantial_improvement: StrictBool | None = Field(
+        None,
+        description=("Do the data suggest substantial improvement over available therapy on a clinically significant endpoint?"),
+    )
+    surrogate_endpoint: StrictBool | None = Field(
+        None,
+        description=("Is there an effect on a surrogate or intermediate endpoint reasonably likely to predict benefit?"),
+    )
+    significant_improvement_safety_or_effectiveness: StrictBool | None = Field(
+        None, description=("Would the product significantly improve safety or effectiveness (priority review standard)?")
+    )
+
+
+class Milestones(_Model):
+    """Target (planned) dates of the clinical and regulatory milestones."""
+
+    ind_submission: datetime.date | None = Field(None, description=("When is the IND planned to be submitted?"))
+    first_patient_dosed: datetime.date | None = Field(None, description=("When is the first patient planned to be dosed?"))
+    eop2_meeting: datetime.date | None = Field(None, description=("When is the end-of-phase-2 meeting planned?"))
+    pivotal_start: datetime.date | None = Field(None, description=("When is the pivotal study planned to start?"))
+    bla_submission: datetime.date | None = Field(None, description=("When is the BLA planned to be submitted?"))
+    pre_bla_meeting: datetime.date | None = Field(None, description=("When is the pre-BLA meeting planned?"))
+    bla_approval: datetime.date | None = Field(None, description=("When is BLA approval targeted?"))
+    commercial_launch: datetime.date | None = Field(None, description=("When is commercial launch targeted?"))
+
+
+class Clinical(_Model):
+    """Where the clinical program stands."""
+
+    stage: Stage | None = Field(None, description=("What stage is the program at?"))
+    ind_status: Literal["none", "planned", "active", "clinical_hold"] | None = Field(
+        None, description=("What is the status of the IND?")
+    )
+    evidence: Evidence | None = None
+    single_arm_pivotal: StrictBool | None = Field(None, description=("Is the pivotal study single-arm?"))
+    confirmatory_trial: Literal["not_applicable", "none", "planned", "underway", "completed"] | None = Field(
+        None, description=("What is the status of the confirmatory trial?")
+    )
+    milestones: Milestones | None = None
+
+
+class Designations(_Model):
+    """Status of each designation (none, planned, requested, granted, denied, rescinded)."""
+
+    fast_track: Designation | None = Field(None, description=("What is the Fast Track designation status?"))
+    breakthrough_therapy: Designation | None = Field(None, description=("What is the Breakthrough Therapy designation status?"))
+    rmat: Designation | None = Field(None, description=("What is the RMAT designation status?"))
+    orphan: Designation | None = Field(None, description=("What is the orphan drug designation status?"))
+    rare_pediatric_disease: Designation | None = Field(
+        None, description=("What is the rare pediatric disease designation status?")
+    )
+    prime: Designation | None = Field(None, description=("What is the EU PRIME status?"))
+    sakigake: Designation | None = Field(None, description=("What is the Japanese SAKIGAKE status?"))
+
+
+class PlannedChange(_Model):
+    """One planned manufacturing change."""
+
+    description: StrictStr | None = Field(None, description=("What is the change?"), max_length=500)
+    kind: (
+        Literal["scale_up", "scale_out", "site_transfer", "raw_material", "equipment", "analytical", "formulation", "other"]
+        | None
+    ) = Field(None, description=("What kind of change is it?"))
+    timing: Literal["before_pivotal", "during_pivotal", "after_pivotal", "post_approval"] | None = Field(
+        None, description=("When will the change be made relative to the pivotal study?")
+    )
+    comparability_plan: StrictBool | None = Field(None, description=("Is there a comparability plan for the change?"))
+
+
+class PotencyAssay(_Model):
+    """The potency assay and its maturity."""
+
+    status: Literal["none", "in_development", "qualified", "validated"] | None = Field(
+        None, description=("How far along is the potency assay (none, in_development, qualified, validated)?")
+    )
+    moa_based: StrictBool | None = Field(None, description=("Does the potency assay reflect the mechanism of action?"))
+    matrix: StrictBool | None = Field(None, description=("Is potency measured by a matrix of complementary assays?"))
+
+
+class VectorSupply(_Model):
+    """Where the vector comes from and how secure its supply is."""
+
+    source: Literal["in_house", "cdmo", "purchased", "none"] | None = Field(
+        None, description=("Where does the vector come from?")
+    )
+    gmp_grade: StrictBool | None = Field(None, description=("Is the vector GMP grade?"))
+    lots_secured: NonNegInt | None = Field(None, description=("How many vector lots are secured?"))
+    lead_time_weeks: NonNegInt | None = Field(None, description=("What is the vector lead time in weeks?"))
+
+
+class Facility(_Model):
+    """The sponsor's own manufacturing facility, if any."""
+
+    status: Literal["none", "planned", "under_construction", "qualified", "licensed"] | None = Field(
+        None, description=("What is the status of the sponsor's own facility?")
+    )
+    build_months: NonNegInt | None = Field(None, description=("How many months would the facility take to build?"))
+    talent_pool: Literal["strong", "moderate", "weak"] | None = Field(
+        None, description=("How strong is the talent pipeline at the facility's location?")
+    )
+
+
+class Cdmo(_Model):
+    """The contract manufacturer and the state of the relationship."""
+
+    name: StrictStr | None = Field(None, description=("Which CDMO manufactures the product?"), max_length=300)
+    tech_transfer: Literal["not_started", "in_progress", "complete"] | None = Field(
+        None, description=("What is the status of technology transfer to the CDMO?")
+    )
+    joint_team: StrictBool | None = Field(None, description=("Is there a dedicated cross-functional sponsor and CDMO team?"))
+    slot_reserved: StrictBool | None = Field(None, description=("Are CDMO manufacturing slots reserved?"))
+    quality_agreement: StrictBool | None = Field(None, description=("Is a quality agreement with the CDMO in place?"))
+
+
+class Manufacturing(_Model):
+    """Manufacturing strategy, process maturity and CMC readiness."""
+
+    strategy: Literal["in_house", "cdmo", "hybrid", "undecided"] | None = Field(
+        None, description=("Is manufacturing in-house, at a CDMO, hybrid, or undecided?")
+    )
+    process_status: Literal["research", "clinical", "optimized", "locked", "validated"] | None = Field(
+        None, description=("How mature is the manufacturing process?")
+    )
+    planned_changes: list[PlannedChange] | None = Field(
+        None, description=("Which manufacturing changes are planned?"), max_length=200
+    )
+    potency_assay: PotencyAssay | None = None
+    analytical_methods: Literal["research", "qualified", "validated"] | None = Field(
+        None, description=("How mature are the analytical methods (research, qualified, validated)?")
+    )
+    stability_months: NonNegInt | None = Field(
+        None, description=("How many months of real-time stability data exist on representative lots?")
+    )
+    release_turnaround_days: NonNegInt | None = Field(None, description=("How many days does lot release testing take?"))
+    vein_to_vein_days: NonNegInt | None = Field(None, description=("How many days from collection to infusion (vein to vein)?"))
+    chain_of_identity: Literal["none", "manual", "electronic"] | None = Field(
+        None, description=("How is chain of identity tracked (none, manual, electronic)?")
+    )
+    shipping_validated: StrictBool | None = Field(None, description=("Is the shipping process validated?"))
+    cell_bank: Literal["none", "in_progress", "characterized"] | None = Field(
+        None, description=("What is the status of the master and working cell banks?")
+    )
+    vector_supply: VectorSupply | None = None
+    capacity_lots_per_year: NonNegInt | None = Field(None, description=("How many lots per year can be manufactured?"))
+    facility: Facility | None = None
+    cdmo: Cdmo | None = None
+
+
+class Material(_Model):
+    """One critical raw material or reagent."""
+
+    name: StrictStr | None = Field(None, description=("What is the material?"), max_length=300)
+    grade: Literal["gmp", "clinical", "research"] | None = Field(None, description=("What grade is the material?"))
+    single_source: StrictBool | None = Field(None, description=("Does the material have a single source?"))
+    lead_time_weeks: NonNegInt | None = Field(None, description=("What is the material's lead time in weeks?"))
+    animal_origin: StrictBool | None = Field(None, description=("Is the material of animal origin?"))
+    qualified: StrictBool | None = Field(None, description=("Is the material qualified?"))
+
+
+class Equipment(_Model):
+    """One long-lead piece of equipment."""
+
+    name: StrictStr | None = Field(None, description=("What is the equipment?"), max_length=300)
+    lead_time_weeks: NonNegInt | None = Field(None, description=("What is the equipment's lead time in weeks?"))
+    need_by: datetime.date | None = Field(None, description=("By when is the equipment needed?"))
+    ordered: StrictBool | None = Field(None, description=("Has the equipment been ordered?"))
+
+
+class SupplyChain(_Model):
+    """Critical materials, long-lead equipment and storage contingency."""
+
+    materials: list[Material] | None = Field(
+        None, description=("Which critical raw materials does the process use?"), max_length=500
+    )
+    equipment: list[Equipment] | None = Field(
+        None, description=("Which long-lead equipment does the process need?"), max_length=500
+    )
+    backup_storage: StrictBool | None = Field(
+        None, description=("Is there a second qualified storage location for critical frozen material?")
+    )
+
+
+class Organization(_Model):
+    """The sponsor's means: money, people and GMP experience."""
+
+    funding_stage: Literal["pre_seed", "seed", "series_a", "series_b", "series_c", "public", "large_pharma"] | None = Field(
+        None, description=("What is the sponsor's funding stage?")
+    )
+    cash_runway_months: NonNegInt | None = Field(None, description=("How many months of cash runway remain?"))
+    capex_available_usd: Money | None = Field(
+        None, description=("How much capital (USD) is available for manufacturing facilities?")
+    )
+    gmp_experience: Literal["none", "limited", "established"] | None = Field(
+        None, description=("How much GMP manufacturing experience does the organization have?")
+    )
+    cmc_headcount: NonNegInt | None = Field(None, description=("How many people work in CMC?"))
+    quality_headcount: NonNegInt | None = Field(None, description=("How many people work in quality?"))
+    talent_market: Literal["strong", "moderate", "weak"] | None = Field(
+        None, description=("How strong is the local market for GMP talent?")
+    )
+
+
+class MarketAccess(_Model):
+    """Price, cost of goods, reimbursement and patient access."""
+
+    expected_price_usd: Money | None = Field(None, description=("What is the expected price per treatment (USD)?"))
+    cogs_per_dose_usd: Money | None = Field(None, description=("What is the cost of goods per dose (USD)?"))
+    reimbursement_model: Literal["none", "traditional", "outcomes_based", "annuity", "undecided"] | None = Field(
+        None, description=("Which reimbursement model is planned?")
+    )
+    treatment_centers_planned: NonNegInt | None = Field(None, description=("How many treatment centres are planned at launch?"))
+    patient_engagement: StrictBool | None = Field(
+        None, description=("Is there an advocacy partnership or patient-focused development in place?")
+    )
+
+
+class Interaction(_Model):
+    """One formal interaction with FDA (or another agency) so far."""
+
+    type: MeetingType = Field(description=("Which type of meeting was it?"))
+    date: datetime.date | None = Field(None, description=("When was the meeting held?"))
+    cmc_discussed: StrictBool | None = Field(None, description=("Was CMC discussed?"))
+
+
+class Waiver(_Model):
+    """An accepted deviation from one rule's advice; stays visible in every output."""
+
+    rule: Annotated[StrictStr, Field(min_length=1, max_length=40)] = Field(description="Which rule is waived?")
+    justification: Annotated[StrictStr, Field(min_length=1, max_length=2000)] = Field(
+        description="Why is the deviation accepted?"
+    )
+    approved_by: Annotated[StrictStr, Field(min_length=1, max_length=300)] = Field(description="Who approved it?")
+    approved_on: datetime.date = Field(description="When was it approved?")
+    expires: datetime.date = Field(description="When does the waiver expire?")
+
+
+class ProgramFile(_Model):
+    """A whole program file."""
+
+    schema_version: Literal[1] = Field(description="Version of the program file format (1).")
+    program: ProgramInfo
+    product: Product | None = None
+    indication: Indication | None = None
+    clinical: Clinical | None = None
+    designations: Designations | None = None
+    manufacturing: Manufacturing | None = None
+    supply_chain: SupplyChain | None = None
+    organization: Organization | None = None
+    market_access: MarketAccess | None = None
+    interactions: list[Interaction] | None = Field(None, max_length=200)
+    waivers: list[Waiver] | None = Field(None, max_length=500)

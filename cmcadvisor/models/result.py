@@ -1,0 +1,253 @@
+"""Pydantic models of the assessment output (output contract, schema_version 1).
+
+Frozen plain data: every renderer reads these and nothing else. The keys and identifiers of
+``shared/spec/assessment-output.md`` are kept exactly; extra keys are additions. This module
+holds no formatting and must not import renderers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cmcadvisor.models.rule import Confidence, PathwayStatus, Severity
+
+Scalar = bool | int | float | str
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ToolInfo(_Out):
+    """Name and version of the tool."""
+
+    name: str = "cmcadvisor"
+    version: str
+
+
+class ProgramRef(_Out):
+    """Which program was assessed."""
+
+    id: str
+    name: str
+
+
+class CitationRef(_Out):
+    """A citation resolved from the knowledge base."""
+
+    id: str
+    title: str
+    issuer: str
+    year: int
+    section: str | None = None
+    status: str
+    confidence: Confidence
+    url: str | None = None
+
+
+class PathwayResult(_Out):
+    """The status of one expedited pathway."""
+
+    id: str
+    name: str
+    status: PathwayStatus
+    rationale: str
+    rules: list[str]
+    citations: list[str]
+    next_step: str | None = None
+    missing_facts: list[str] = Field(default_factory=list)
+    unsettled: list[str] = Field(default_factory=list)
+
+
+class DueRef(_Out):
+    """When a finding has to be dealt with."""
+
+    stage: str | None = None
+    date: str | None = None
+
+
+class WaiverRef(_Out):
+    """The waiver applied to a finding (or why it was not honoured)."""
+
+    approved_by: str
+    approved_on: str
+    expires: str
+    justification: str
+    honoured: bool
+    reason: str | None = None
+
+
+class FindingResult(_Out):
+    """One conclusion of one rule firing."""
+
+    id: str
+    rule: str
+    kind: Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "undetermined"]
+    severity: Severity
+    title: str
+    detail: str
+    topics: list[str]
+    due: DueRef
+    status: Literal["open", "met", "waived"]
+    citations: list[CitationRef]
+    facts: dict[str, Scalar | list[str]]
+    confidence: Confidence
+    unsettled: str | None = None
+    missing_facts: list[str] = Field(default_factory=list)
+    requires: list[str] = Field(default_factory=list)
+    before: list[str] = Field(default_factory=list)
+    waiver: WaiverRef | None = None
+
+
+class MakeOrBuyFactor(_Out):
+    """One of the seven make-or-buy considerations."""
+
+    id: str
+    favours: Literal["in_house", "cdmo", "neutral", "unknown"]
+    weight: float
+    reason: str
+
+
+class MakeOrBuy(_Out):
+    """The make-or-buy recommendation."""
+
+    recommendation: Literal["in_house", "cdmo", "hybrid", "undetermined"]
+    confidence: Literal["high", "medium", "low"]
+    factors: list[MakeOrBuyFactor]
+    would_flip_if: list[str]
+    note: str | None = None
+
+
+class Activity(_Out):
+    """A scheduled activity of the timeline."""
+
+    id: str
+    name: str
+    start: str | None
+    finish: str | None
+    slack_days: int | None
+    critical: bool
+    depends_on: list[str]
+    rules: list[str]
+
+
+class Milestone(_Out):
+    """A target milestone and its forecast."""
+
+    id: str
+    target: str | None
+    forecast: str | None
+    late_by_days: int | None
+
+
+class Timeline(_Out):
+    """Ordered decisions, critical path and slack."""
+
+    activities: list[Activity] = Field(default_factory=list)
+    milestones: list[Milestone] = Field(default_factory=list)
+    critical_path: list[str] = Field(default_factory=list)
+    late: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+
+class MeetingQuestion(_Out):
+    """A question for FDA, traced to the rules behind it."""
+
+    text: str
+    topics: list[str]
+    ctd_section: str | None
+    rules: list[str]
+
+
+class Meeting(_Out):
+    """A recommended FDA meeting."""
+
+    type: str
+    fda_category: str
+    purpose: str
+    recommended_date: str | None
+    request_due: str | None
+    package_due: str | None
+    questions: list[MeetingQuestion]
+
+
+class Risk(_Out):
+    """One entry of the risk register."""
+
+    id: str
+    title: str
+    category: str
+    cause: str
+    effect: str
+    likelihood: int
+    impact: int
+    score: int
+    level: Literal["low", "medium", "high"]
+    mitigation: str
+    owner: str
+    trigger: str
+    rules: list[str]
+    topics: list[str]
+
+
+class Question(_Out):
+    """A missing fact, and what knowing it would settle."""
+
+    field: str
+    question: str
+    unlocks: list[str]
+
+
+class FiredRecord(_Out):
+    """One firing, in engine order."""
+
+    seq: int
+    rule: str
+    version: int
+    facts: list[str]
+    item: int | None = None
+
+
+class Audit(_Out):
+    """How the result was reached."""
+
+    input_sha256: str
+    rules_sha256: str
+    knowledge_sha256: str
+    tool_version: str
+    engine: str
+    fired: list[FiredRecord]
+    not_fired: list[str]
+    undetermined: list[str]
+    waived: list[str]
+    waivers_unused: list[str]
+    derived: list[str]
+
+
+class Summary(_Out):
+    """Counts for a quick read."""
+
+    open_findings_by_severity: dict[str, int]
+    pathways_by_status: dict[str, int]
+    undetermined_rules: int
+    questions: int
+
+
+class AssessmentResult(_Out):
+    """The whole assessment."""
+
+    schema_version: Literal[1] = 1
+    tool: ToolInfo
+    program: ProgramRef
+    as_of: str
+    summary: Summary
+    pathways: list[PathwayResult]
+    findings: list[FindingResult]
+    make_or_buy: MakeOrBuy
+    timeline: Timeline
+    meetings: list[Meeting]
+    risks: list[Risk]
+    questions: list[Question]
+    audit: Audit

@@ -1,0 +1,219 @@
+"""Pydantic models of a rule file: metadata, condition tree, outcomes and examples.
+
+A rule is data: one YAML file per rule under ``rules/<area>/<ID>.yaml``. Conditions are a tree
+of ``all`` / ``any`` / ``not`` over ``{fact, op, value}`` leaves; there is no expression
+language. This module only describes shapes; it must not evaluate conditions or read files.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, Tag
+
+from cmcadvisor.models.program import Stage
+
+RULE_ID_PATTERN = r"^[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{3}$"
+PATHWAY_IDS: tuple[str, ...] = (
+    "us.fast_track",
+    "us.breakthrough_therapy",
+    "us.rmat",
+    "us.accelerated_approval",
+    "us.priority_review",
+    "us.orphan_drug",
+    "us.rare_pediatric_disease",
+    "eu.prime",
+    "eu.accelerated_assessment",
+    "eu.conditional_marketing_authorisation",
+    "jp.sakigake",
+    "jp.conditional_time_limited",
+)
+TOPICS: tuple[str, ...] = (
+    "expedited_pathway",
+    "fda_meeting",
+    "phase1_gmp",
+    "cgmp_full",
+    "donor_eligibility",
+    "hct_p_361",
+    "potency_assay",
+    "identity_purity",
+    "safety_testing",
+    "replication_competent_virus",
+    "vector_copy_number",
+    "empty_full_capsid",
+    "off_target_editing",
+    "ltfu",
+    "cell_banks",
+    "starting_material",
+    "raw_materials",
+    "chain_of_identity",
+    "cryopreservation_shipping",
+    "release_turnaround",
+    "comparability",
+    "process_lock",
+    "process_validation",
+    "analytical_validation",
+    "stability",
+    "facility",
+    "tech_transfer",
+    "cdmo_management",
+    "capacity",
+    "vector_supply",
+    "supply_chain",
+    "long_lead_equipment",
+    "storage_contingency",
+    "talent",
+    "capital",
+    "make_or_buy",
+    "expedited_cmc_readiness",
+    "pli_readiness",
+    "confirmatory_trial",
+    "reimbursement",
+    "patient_access",
+    "patient_engagement",
+    "cost_of_goods",
+)
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+RuleKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "derivation"]
+FINDING_KINDS: tuple[str, ...] = ("requirement", "gap", "recommendation", "risk", "inconsistency")
+Confidence = Literal["verified", "secondary", "unverified"]
+PathwayStatus = Literal["granted", "eligible", "not_eligible", "not_applicable", "undetermined"]
+Op = Literal["eq", "ne", "in", "not_in", "lt", "le", "gt", "ge", "exists", "missing", "contains", "not_contains"]
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr | date
+# Ops that take no value, ops that take a list, and ops whose value is one scalar.
+UNARY_OPS = frozenset({"exists", "missing"})
+LIST_OPS = frozenset({"in", "not_in"})
+ORDER_OPS = frozenset({"lt", "le", "gt", "ge"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Leaf(_Model):
+    """One test of one fact: ``{fact, op, value}``.
+
+    ``fact`` is a dotted name from the fact vocabulary; ``collection[].field`` tests the items
+    of a list (the rule then holds for each item that matches); ``derived.<name>`` tests a
+    fact another rule derived.
+    """
+
+    fact: Annotated[StrictStr, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9_.\[\]]+$")]
+    op: Op
+    value: Scalar | list[Scalar] | None = None
+
+
+class AllOf(_Model):
+    """True when every child is true."""
+
+    all: Annotated[list[Condition], Field(min_length=1, max_length=32)]
+
+
+class AnyOf(_Model):
+    """True when at least one child is true."""
+
+    any: Annotated[list[Condition], Field(min_length=1, max_length=32)]
+
+
+class NotOf(_Model):
+    """True when the child is false (unknown stays unknown)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    not_: Condition = Field(alias="not")
+
+
+def _condition_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("all", "any", "not"):
+            if key in value:
+                return key
+        return "leaf"
+    if isinstance(value, BaseModel):
+        return {AllOf: "all", AnyOf: "any", NotOf: "not", Leaf: "leaf"}.get(type(value))
+    return None
+
+
+Condition = Annotated[
+    Annotated[AllOf, Tag("all")] | Annotated[AnyOf, Tag("any")] | Annotated[NotOf, Tag("not")] | Annotated[Leaf, Tag("leaf")],
+    Discriminator(_condition_tag),
+]
+
+
+class PathwayOutcome(_Model):
+    """The status a pathway rule gives to one pathway id."""
+
+    id: Literal[
+        "us.fast_track",
+        "us.breakthrough_therapy",
+        "us.rmat",
+        "us.accelerated_approval",
+        "us.priority_review",
+        "us.orphan_drug",
+        "us.rare_pediatric_disease",
+        "eu.prime",
+        "eu.accelerated_assessment",
+        "eu.conditional_marketing_authorisation",
+        "jp.sakigake",
+        "jp.conditional_time_limited",
+    ]
+    status: Literal["granted", "eligible", "not_eligible", "not_applicable"]
+    next_step: StrictStr | None = Field(None, max_length=600)
+
+
+class Due(_Model):
+    """When the finding has to be dealt with."""
+
+    stage: Stage | None = None
+
+
+class Outcome(_Model):
+    """What a firing produces: a finding, derived facts, a pathway status, timeline hooks."""
+
+    message: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+    title: StrictStr | None = Field(None, max_length=300)
+    derive: list[Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(default_factory=list, max_length=8)
+    pathway: PathwayOutcome | None = None
+    requires: list[StrictStr] = Field(default_factory=list, max_length=16)
+    before: list[StrictStr] = Field(default_factory=list, max_length=16)
+    due: Due | None = None
+
+
+class Example(_Model):
+    """A co-located test: facts given, and whether the rule must fire, stay silent or be undetermined."""
+
+    name: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    facts: dict[StrictStr, Any] = Field(default_factory=dict)
+    derived: list[StrictStr] = Field(default_factory=list)
+    expect: Literal["fires", "silent", "undetermined", "todo"]
+
+
+class RuleSpec(_Model):
+    """One rule, exactly as written in its YAML file."""
+
+    id: Annotated[StrictStr, Field(pattern=RULE_ID_PATTERN)]
+    title: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    kind: RuleKind
+    severity: Severity
+    topics: Annotated[list[StrictStr], Field(min_length=1, max_length=12)]
+    version: Annotated[StrictInt, Field(ge=1)]
+    status: Literal["active", "draft", "deprecated"]
+    confidence: Confidence
+    aliases: list[Annotated[StrictStr, Field(pattern=RULE_ID_PATTERN)]] = Field(default_factory=list)
+    when: Condition
+    then: Outcome
+    citations: Annotated[list[StrictStr], Field(min_length=1, max_length=12)]
+    rationale: Annotated[StrictStr, Field(min_length=1, max_length=4000)]
+    unsettled: StrictStr | None = Field(
+        None, max_length=1000, description="Where the regulatory position is a draft or contested, say so."
+    )
+    examples: Annotated[list[Example], Field(min_length=2, max_length=50)]
+
+
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+NotOf.model_rebuild()
+RuleSpec.model_rebuild()

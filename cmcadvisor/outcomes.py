@@ -1,0 +1,343 @@
+"""From firings and verdicts to findings, pathway statuses and questions.
+
+Fills message placeholders from facts (never with ``str.format``: only ``{fact.name}`` and
+``{item.field}`` lookups), resolves citations, applies waivers, decides each pathway's status
+by precedence, and ranks missing facts by how many undetermined results each would settle.
+Output is sorted and numbered deterministically. It must not run the engine or format for
+display.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cmcadvisor.conditions import Firing
+from cmcadvisor.facts import FactSet, Item, Value, vocabulary
+from cmcadvisor.knowledge import KnowledgeBase
+from cmcadvisor.models.program import ProgramFile, Waiver
+from cmcadvisor.models.result import (
+    CitationRef,
+    DueRef,
+    FindingResult,
+    PathwayResult,
+    Question,
+    WaiverRef,
+)
+from cmcadvisor.models.rule import FINDING_KINDS, PATHWAY_IDS, SEVERITY_RANK
+from cmcadvisor.reference_eval import Truth, Verdict
+from cmcadvisor.registry import LoadedRule, RulePack
+
+PATHWAY_PRECEDENCE = ("granted", "not_applicable", "not_eligible", "eligible")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_.\[\]]+)\}")
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Everything derived from one evaluation, ready to assemble into the result."""
+
+    pathways: list[PathwayResult]
+    findings: list[FindingResult]
+    questions: list[Question]
+    waived: list[str]
+    waivers_unused: list[str]
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def fill_message(template: str, facts: FactSet, item: Item | None) -> str:
+    """Replace ``{fact.name}`` and ``{item.field}`` with values; unknown ones read ``(not given)``."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("item.") and item is not None:
+            value: object = item.get(name[5:])
+        else:
+            value = facts.get(name)
+        return "(not given)" if value is None else _show(value)
+
+    return " ".join(_PLACEHOLDER.sub(lookup, template).split())
+
+
+def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> dict[str, Value | list[str]]:
+    """The present facts a rule tests, with item facts named by their index."""
+    out: dict[str, Value | list[str]] = {}
+    collection = rule.compiled.shape.collection
+    items = facts.collections.get(collection, ()) if collection else ()
+    for name in rule.compiled.shape.facts:
+        if "[]." in name:
+            if item_index is None or item_index >= len(items):
+                continue
+            field_name = name.split("[].", 1)[1]
+            if field_name in items[item_index]:
+                out[name.replace("[]", f"[{item_index}]")] = items[item_index][field_name]
+        else:
+            value = facts.get(name)
+            if isinstance(value, tuple):
+                out[name] = list(value)
+            elif value is not None:
+                out[name] = value
+    return dict(sorted(out.items()))
+
+
+def cite(kb: KnowledgeBase, ids: Sequence[str]) -> list[CitationRef]:
+    """Resolve citation ids (references are checked at load time)."""
+    refs = []
+    for cid in ids:
+        c = kb.citations[cid]
+        refs.append(
+            CitationRef(
+                id=c.id,
+                title=c.title,
+                issuer=c.issuer,
+                year=c.year,
+                section=c.section,
+                status=c.status,
+                confidence=c.confidence,
+                url=c.url,
+            )
+        )
+    return refs
+
+
+def _waiver_index(program: ProgramFile, pack: RulePack, as_of: datetime.date) -> dict[str, tuple[Waiver, bool, str | None]]:
+    index: dict[str, tuple[Waiver, bool, str | None]] = {}
+    for waiver in program.waivers or []:
+        rule = pack.resolve(waiver.rule)
+        if rule is None:
+            continue  # refused earlier by check_waivers
+        honoured, reason = True, None
+        if waiver.expires < as_of:
+            honoured, reason = False, f"waiver expired on {waiver.expires.isoformat()}"
+        elif waiver.approved_on > as_of:
+            honoured, reason = False, f"waiver is approved only from {waiver.approved_on.isoformat()}"
+        index[rule.id] = (waiver, honoured, reason)
+    return index
+
+
+def build_findings(
+    pack: RulePack,
+    kb: KnowledgeBase,
+    facts: FactSet,
+    firings: Sequence[Firing],
+    verdicts: Mapping[str, Verdict],
+    program: ProgramFile,
+    as_of: datetime.date,
+) -> tuple[list[FindingResult], list[str], list[str]]:
+    """Findings for every firing of a finding rule and every undetermined rule; waivers applied."""
+    waivers = _waiver_index(program, pack, as_of)
+    used: set[str] = set()
+    drafts: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    for firing in sorted(set(firings), key=lambda f: (f.rule, -1 if f.item is None else f.item)):
+        rule = pack.by_id[firing.rule]
+        spec = rule.spec
+        if spec.kind not in FINDING_KINDS:
+            continue
+        collection = rule.compiled.shape.collection
+        item = facts.collections[collection][firing.item] if collection and firing.item is not None else None
+        status = "open"
+        waiver_ref = None
+        if spec.id in waivers:
+            waiver, honoured, reason = waivers[spec.id]
+            used.add(spec.id)
+            status = "waived" if honoured else "open"
+            waiver_ref = WaiverRef(
+                approved_by=waiver.approved_by,
+                approved_on=waiver.approved_on.isoformat(),
+                expires=waiver.expires.isoformat(),
+                justification=waiver.justification,
+                honoured=honoured,
+                reason=reason,
+            )
+        drafts.append(
+            (
+                (SEVERITY_RANK[spec.severity], spec.id, -1 if firing.item is None else firing.item),
+                {
+                    "rule": spec.id,
+                    "kind": spec.kind,
+                    "severity": spec.severity,
+                    "title": fill_message(spec.then.title or spec.title, facts, item),
+                    "detail": fill_message(spec.then.message, facts, item),
+                    "topics": list(spec.topics),
+                    "due": DueRef(stage=spec.then.due.stage if spec.then.due else None),
+                    "status": status,
+                    "citations": cite(kb, spec.citations),
+                    "facts": matched_facts(rule, facts, firing.item),
+                    "confidence": spec.confidence,
+                    "unsettled": spec.unsettled,
+                    "requires": list(spec.then.requires),
+                    "before": list(spec.then.before),
+                    "waiver": waiver_ref,
+                },
+            )
+        )
+    for rule in pack.active:
+        verdict = verdicts.get(rule.id)
+        if verdict is None or verdict.truth != Truth.UNKNOWN or rule.spec.kind not in FINDING_KINDS:
+            continue
+        missing = sorted(verdict.missing)
+        drafts.append(
+            (
+                (SEVERITY_RANK["info"] + 1, rule.id, -1),
+                {
+                    "rule": rule.id,
+                    "kind": "undetermined",
+                    "severity": "info",
+                    "title": f"Not yet decidable: {rule.spec.title}",
+                    "detail": "This rule could not be evaluated because these facts are missing: "
+                    + ", ".join(missing)
+                    + ". Answer the questions below to settle it.",
+                    "topics": list(rule.spec.topics),
+                    "due": DueRef(),
+                    "status": "open",
+                    "citations": cite(kb, rule.spec.citations),
+                    "facts": {},
+                    "confidence": rule.spec.confidence,
+                    "unsettled": rule.spec.unsettled,
+                    "missing_facts": missing,
+                },
+            )
+        )
+    drafts.sort(key=lambda d: d[0])
+    findings = [FindingResult.model_validate({"id": f"F-{n:04d}", **body}) for n, (_, body) in enumerate(drafts, 1)]
+    waived = sorted(f.rule for f in findings if f.status == "waived")
+    unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
+    return findings, waived, unused
+
+
+def build_pathways(
+    pack: RulePack,
+    kb: KnowledgeBase,
+    facts: FactSet,
+    firings: Sequence[Firing],
+    verdicts: Mapping[str, Verdict],
+) -> list[PathwayResult]:
+    """One entry per pathway of the program's regions (US always), decided by precedence."""
+    regions = set(facts.lists.get("program.regions", ())) | {"us"}
+    fired_ids = {f.rule for f in firings}
+    results: list[PathwayResult] = []
+    for pathway_id in PATHWAY_IDS:
+        if pathway_id.split(".", 1)[0] not in regions:
+            continue
+        rules = [r for r in pack.active if r.spec.then.pathway is not None and r.spec.then.pathway.id == pathway_id]
+        name = kb.pathways[pathway_id].name if pathway_id in kb.pathways else pathway_id
+        decided = [r for r in rules if r.id in fired_ids]
+        if decided:
+            best = min(PATHWAY_PRECEDENCE.index(r.spec.then.pathway.status) for r in decided if r.spec.then.pathway)
+            status = PATHWAY_PRECEDENCE[best]
+            chosen = [r for r in decided if r.spec.then.pathway and r.spec.then.pathway.status == status]
+            results.append(
+                PathwayResult(
+                    id=pathway_id,
+                    name=name,
+                    status=status,
+                    rationale=" ".join(fill_message(r.spec.then.message, facts, None) for r in chosen),
+                    rules=[r.id for r in chosen],
+                    citations=sorted({c for r in chosen for c in r.spec.citations}),
+                    next_step=next(
+                        (r.spec.then.pathway.next_step for r in chosen if r.spec.then.pathway and r.spec.then.pathway.next_step),
+                        None,
+                    ),
+                    unsettled=[r.spec.unsettled for r in chosen if r.spec.unsettled],
+                )
+            )
+            continue
+        unknown = [r for r in rules if verdicts.get(r.id, Verdict(Truth.FALSE)).truth == Truth.UNKNOWN]
+        missing = sorted({m for r in unknown for m in verdicts[r.id].missing})
+        if unknown:
+            rationale = (
+                "Cannot decide yet: " + "; ".join(r.spec.title for r in unknown) + ". Missing facts: " + ", ".join(missing) + "."
+            )
+        elif rules:
+            rationale = "No rule reached a decision for this pathway with the facts given."
+        else:
+            rationale = "cmcadvisor has no rules for this pathway yet; assess it with the cited sources."
+        results.append(
+            PathwayResult(
+                id=pathway_id,
+                name=name,
+                status="undetermined",
+                rationale=rationale,
+                rules=[r.id for r in unknown],
+                citations=sorted({c for r in unknown for c in r.spec.citations})
+                or (list(kb.pathways[pathway_id].citations) if pathway_id in kb.pathways else []),
+                missing_facts=missing,
+            )
+        )
+    return results
+
+
+def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdict]) -> list[Question]:
+    """Missing facts, most valuable first: each names the results it would help settle."""
+    derivers: dict[str, list[str]] = {}
+    for rule in pack.active:
+        for name in rule.compiled.derives:
+            derivers.setdefault(name, []).append(rule.id)
+
+    def expand(missing: set[str], seen: set[str]) -> set[str]:
+        out: set[str] = set()
+        for name in missing:
+            if not name.startswith("derived."):
+                out.add(name)
+                continue
+            for rule_id in derivers.get(name[8:], ()):
+                verdict = verdicts.get(rule_id)
+                if rule_id not in seen and verdict is not None and verdict.truth == Truth.UNKNOWN:
+                    out |= expand(verdict.missing, seen | {rule_id})
+        return out
+
+    unlocks: dict[str, set[str]] = {}
+    for rule in pack.active:
+        verdict = verdicts.get(rule.id)
+        if verdict is None or verdict.truth != Truth.UNKNOWN:
+            continue
+        target = rule.spec.then.pathway.id if rule.spec.then.pathway else rule.id
+        for name in expand(verdict.missing, {rule.id}):
+            unlocks.setdefault(name, set()).add(target)
+    vocab = vocabulary()
+    questions = []
+    for name, targets in unlocks.items():
+        generic = re.sub(r"\[\d+\]", "[]", name)
+        info = vocab.get(generic)
+        text = info.question if info else f"What is {name}?"
+        if generic != name:
+            index = int(re.search(r"\[(\d+)\]", name).group(1))  # type: ignore[union-attr]
+            collection = name.split("[", 1)[0]
+            items = facts.collections.get(collection, ())
+            label = (items[index].get("name") or items[index].get("description")) if index < len(items) else None
+            text = f"{text} (item {index + 1}{': ' + str(label) if label else ''})"
+        if info and info.allowed:
+            text = f"{text} One of: {', '.join(info.allowed)}."
+        questions.append(Question(field=name, question=text, unlocks=sorted(targets)))
+    questions.sort(key=lambda q: (-len(q.unlocks), q.field))
+    return questions
+
+
+def build_outcomes(
+    pack: RulePack,
+    kb: KnowledgeBase,
+    facts: FactSet,
+    firings: Sequence[Firing],
+    verdicts: Mapping[str, Verdict],
+    program: ProgramFile,
+    as_of: datetime.date,
+) -> Outcomes:
+    """Pathways, findings and questions for one evaluated program."""
+    findings, waived, unused = build_findings(pack, kb, facts, firings, verdicts, program, as_of)
+    return Outcomes(
+        pathways=build_pathways(pack, kb, facts, firings, verdicts),
+        findings=findings,
+        questions=build_questions(pack, facts, verdicts),
+        waived=waived,
+        waivers_unused=unused,
+    )

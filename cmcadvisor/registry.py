@@ -1,0 +1,114 @@
+"""The rule pack: every rule file loaded, validated, indexed and hashed.
+
+Reads ``rules/<area>/<ID>.yaml`` (and an organisation's ``--rules-dir`` packs), validates each
+against :class:`~cmcadvisor.models.rule.RuleSpec`, rejects duplicate ids and aliases naming
+both files, and compiles each rule's condition into the engine-neutral shape. It must not
+evaluate rules or check references into the knowledge base (that is :mod:`rulelint`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cmcadvisor.conditions import CompiledRule, shape_of
+from cmcadvisor.errors import ErrorItem, RuleFileError, UserInputError
+from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
+from cmcadvisor.models.rule import RuleSpec
+from cmcadvisor.validation import validate_document
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    """A validated rule, where it came from, and its compiled form."""
+
+    spec: RuleSpec
+    source: str
+    compiled: CompiledRule
+
+    @property
+    def id(self) -> str:
+        """The rule id."""
+        return self.spec.id
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """All rules of one run, sorted by id, with a content hash."""
+
+    rules: tuple[LoadedRule, ...]
+    sha256: str
+    roots: tuple[str, ...]
+    by_id: dict[str, LoadedRule] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> tuple[LoadedRule, ...]:
+        """Rules with status ``active``: the ones evaluated."""
+        return tuple(rule for rule in self.rules if rule.spec.status == "active")
+
+    def compiled_active(self) -> tuple[CompiledRule, ...]:
+        """The compiled active rules, in id order."""
+        return tuple(rule.compiled for rule in self.active)
+
+    def resolve(self, rule_id: str) -> LoadedRule | None:
+        """A rule by id or by one of its aliases."""
+        return self.by_id.get(rule_id) or self.by_id.get(self.aliases.get(rule_id, ""))
+
+
+def compile_spec(spec: RuleSpec) -> CompiledRule:
+    """The engine-neutral compiled form of a rule."""
+    return CompiledRule(spec.id, spec.version, shape_of(spec.when), tuple(spec.then.derive))
+
+
+def load_rule_file(path: Path, display: str) -> LoadedRule:
+    """Read and validate one rule file."""
+    try:
+        doc = load_document(path, display=display)
+    except UserInputError as exc:
+        raise RuleFileError(exc.items) from None
+    spec = validate_document(doc, RuleSpec, RuleFileError)
+    return LoadedRule(spec, display, compile_spec(spec))
+
+
+def load_rulepack(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> RulePack:
+    """Load the built-in rules and any extra packs; every problem of every file is reported."""
+    roots: list[Path] = ([data_dir("rules")] if builtin else []) + [Path(d) for d in extra_dirs]
+    loaded: list[LoadedRule] = []
+    problems: list[ErrorItem] = []
+    hashes: list[str] = []
+    for index, root in enumerate(roots):
+        shipped = builtin and index == 0
+        if not root.is_dir():
+            raise RuleFileError.single(str(root), "rules directory not found")
+        try:
+            paths = files_under(root, "*.yaml")
+        except UserInputError as exc:
+            raise RuleFileError(exc.items) from None
+        paths = [p for p in paths if not p.name.endswith(".cases.yaml")]
+        hashes.append(sha256_files(root, paths))
+        for path in paths:
+            display = f"rules/{path.relative_to(root).as_posix()}" if shipped else str(path)
+            try:
+                loaded.append(load_rule_file(path, display))
+            except UserInputError as exc:
+                problems.extend(exc.items)
+    by_id: dict[str, LoadedRule] = {}
+    aliases: dict[str, str] = {}
+    for rule in loaded:
+        if rule.id in by_id:
+            problems.append(ErrorItem(rule.source, None, "id", f"duplicate rule id {rule.id} (also in {by_id[rule.id].source})"))
+            continue
+        by_id[rule.id] = rule
+    for rule in loaded:
+        for alias in rule.spec.aliases:
+            if alias in by_id or alias in aliases:
+                problems.append(ErrorItem(rule.source, None, "aliases", f"alias {alias} is already an id or alias"))
+            aliases[alias] = rule.id
+    if problems:
+        raise RuleFileError(problems)
+    digest = hashes[0] if len(hashes) == 1 else hashlib.sha256("\n".join(hashes).encode()).hexdigest()
+    ordered = tuple(sorted(by_id.values(), key=lambda r: r.id))
+    return RulePack(ordered, digest, tuple(str(r) for r in roots), dict(sorted(by_id.items())), aliases)

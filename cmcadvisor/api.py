@@ -137,7 +137,9 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         waivers_unused=outcomes.waivers_unused,
         derived=sorted(run.derived),
     )
-    open_by_severity: Counter[str] = Counter(f.severity for f in outcomes.findings if f.status == "open" and f.kind != "undetermined")
+    open_by_severity: Counter[str] = Counter(
+        f.severity for f in outcomes.findings if f.status == "open" and f.kind != "undetermined"
+    )
     milestones = program.clinical.milestones if program.clinical and program.clinical.milestones else None
     timeline = Timeline(
         milestones=[

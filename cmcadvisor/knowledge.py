@@ -45,7 +45,11 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
 
     try:
         cites_path, paths_path = read("citations.yaml"), read("pathways.yaml")
-        cites = validate_document(load_document(cites_path, display=display(cites_path)), CitationsFile, KnowledgeError)
+        citation_files = [cites_path, *sorted(folder.glob("citations-*.yaml"))]
+        loaded = [
+            (path, validate_document(load_document(path, display=display(path)), CitationsFile, KnowledgeError))
+            for path in citation_files
+        ]
         pways = validate_document(load_document(paths_path, display=display(paths_path)), PathwaysFile, KnowledgeError)
         files = files_under(folder, "*.yaml")
     except KnowledgeError:
@@ -54,19 +58,16 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         raise KnowledgeError(exc.items) from None
     problems: list[ErrorItem] = []
     citations: dict[str, Citation] = {}
-    for index, citation in enumerate(cites.citations):
-        if citation.id in citations:
-            problems.append(
-                ErrorItem(display(cites_path), None, f"citations[{index}].id", f"duplicate citation id {citation.id}")
-            )
-        citations[citation.id] = citation
-    for index, citation in enumerate(cites.citations):
-        if citation.superseded_by and citation.superseded_by not in citations:
-            problems.append(
-                ErrorItem(
-                    display(cites_path), None, f"citations[{index}].superseded_by", f"unknown citation {citation.superseded_by}"
-                )
-            )
+    for path, cites in loaded:
+        for index, citation in enumerate(cites.citations):
+            if citation.id in citations:
+                problems.append(ErrorItem(display(path), None, f"citations[{index}].id", f"duplicate citation id {citation.id}"))
+            citations[citation.id] = citation
+    for path, cites in loaded:
+        for index, citation in enumerate(cites.citations):
+            if citation.superseded_by and citation.superseded_by not in citations:
+                message = f"unknown citation {citation.superseded_by}"
+                problems.append(ErrorItem(display(path), None, f"citations[{index}].superseded_by", message))
     pathways: dict[str, Pathway] = {}
     for index, pathway in enumerate(pways.pathways):
         where = f"pathways[{index}]"

@@ -91,6 +91,8 @@ class _Builder:
                 return self.constructor.construct_object(node, deep=True)
             except yaml.YAMLError as exc:
                 raise self.fail(node, f"bad value: {_problem(exc)}", loc) from None
+            except (ValueError, OverflowError) as exc:  # e.g. 2027-02-30 as a YAML timestamp
+                raise self.fail(node, f"bad value {node.value!r}: {exc}", loc) from None
         raise self.fail(node, "unsupported YAML node", loc)  # pragma: no cover
 
 

@@ -1,0 +1,40 @@
+"""Shared fixtures: repository paths, a fixture rule pack, the CLI runner, golden updating."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+FIXTURE_PACK = Path(__file__).parent / "fixtures" / "pack"
+sys.path.insert(0, str(Path(__file__).parent))  # programgen
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden from current output")
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def fixture_args() -> list[str]:
+    """Global CLI options that select the small fixture rule pack."""
+    return [
+        "--no-builtin-rules",
+        "--rules-dir",
+        str(FIXTURE_PACK / "rules"),
+        "--knowledge-dir",
+        str(FIXTURE_PACK / "knowledge"),
+    ]

@@ -12,7 +12,8 @@ engine needs (see ``docs/engine.md``):
   and one lock around every call (the engine is not thread-safe);
 * one ``sid`` per evaluation and ``delete_state`` in ``finally`` (1,024 live sids at most);
 * definitions generated as JSON and deep-copied (``set_rulesets`` mutates its input);
-* one closure per rule id (actions are not told which rule fired); actions only record;
+* one closure per rule id (actions are not told which rule fired); actions only record,
+  and a rule fires once per program or item (an ``$or`` activates once per true branch);
 * derived facts deduplicated in Python; ``MessageObservedException`` and
   ``MessageNotHandledException`` caught around every assert;
 * swallowed action exceptions surfaced from the returned state as :class:`EngineError`;
@@ -151,6 +152,7 @@ def program_fact(facts: FactSet) -> dict[str, Any]:
 class _Context:
     sid: str
     firings: list[Firing] = field(default_factory=list)
+    fired: set[tuple[str, int | None]] = field(default_factory=set)
     derived: list[str] = field(default_factory=list)
     derived_set: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
@@ -246,6 +248,11 @@ class DurableEngine:
             try:
                 matched = c._m["m"] if c._m else {}
                 item = matched.get("idx") if matched.get("t") == "row" else None
+                # durable-rules expands an $or into one alpha path per branch, so a rule whose
+                # disjuncts hold together is activated once per true branch: fire it once.
+                if (rule.id, item) in ctx.fired:
+                    return
+                ctx.fired.add((rule.id, item))
                 ctx.firings.append(Firing(rule.id, rule.version, item))
                 for name in rule.derives:
                     if name in ctx.derived_set:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from conftest import EXAMPLES, FIXTURE_PACK
+from programgen import AS_OF, random_program
 
 from cmcadvisor import api
 from cmcadvisor.conditions import CompiledRule, shape_of
@@ -13,8 +15,6 @@ from cmcadvisor.errors import EngineError
 from cmcadvisor.facts import derive_facts
 from cmcadvisor.models.rule import AllOf, Leaf
 from cmcadvisor.reference_eval import Truth, classify
-from conftest import EXAMPLES, FIXTURE_PACK
-from programgen import AS_OF, random_program
 
 DURABLE = get_engine("durable")
 PYTHON = get_engine("python")
@@ -39,7 +39,9 @@ PACKS = _packs()
 
 def _fired(engine: object, rules: tuple[CompiledRule, ...], facts: object) -> tuple[set[tuple[str, int | None]], set[str]]:
     run = engine.run(rules, facts)  # type: ignore[attr-defined]
-    return {(f.rule, f.item) for f in run.firings}, set(run.derived)
+    keys = [(f.rule, f.item) for f in run.firings]
+    assert len(keys) == len(set(keys)), "a rule fired twice for the same program or item"
+    return set(keys), set(run.derived)
 
 
 def test_durable_is_the_engine_here() -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import FIXTURE_PACK
 
 from cmcadvisor.engine import get_engine
 from cmcadvisor.registry import LoadedRule, load_rulepack
 from cmcadvisor.testing import run_example
-from conftest import FIXTURE_PACK
 
 
 def _cases() -> list[tuple[LoadedRule, int]]:

@@ -21,12 +21,12 @@ from cmcadvisor.errors import ErrorItem, ProgramFileError
 from cmcadvisor.facts import derive_facts
 from cmcadvisor.knowledge import KnowledgeBase, load_knowledge
 from cmcadvisor.loader import Document
+from cmcadvisor.makeorbuy import build_make_or_buy
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import (
     AssessmentResult,
     Audit,
     FiredRecord,
-    MakeOrBuy,
     Milestone,
     ProgramRef,
     Summary,
@@ -34,7 +34,7 @@ from cmcadvisor.models.result import (
     ToolInfo,
 )
 from cmcadvisor.models.rule import SEVERITY_RANK
-from cmcadvisor.outcomes import build_outcomes, matched_facts
+from cmcadvisor.outcomes import build_outcomes, fill_message, matched_facts
 from cmcadvisor.reference_eval import Truth, classify
 from cmcadvisor.registry import RulePack, load_rulepack
 from cmcadvisor.rulelint import check_references
@@ -160,12 +160,14 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         ),
         pathways=outcomes.pathways,
         findings=outcomes.findings,
-        make_or_buy=MakeOrBuy(
-            recommendation="undetermined",
-            confidence="low",
-            factors=[],
-            would_flip_if=[],
-            note="Make-or-buy scoring over the seven considerations is not implemented yet.",
+        make_or_buy=build_make_or_buy(
+            pack,
+            kb,
+            context.engine,
+            facts,
+            fired_ids,
+            verdicts,
+            lambda rule, given: fill_message(rule.spec.then.message, given, None),
         ),
         timeline=timeline,
         meetings=[],

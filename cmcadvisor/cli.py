@@ -243,6 +243,31 @@ def rules_show(ctx: click.Context, rule_id: str) -> None:
             click.echo(f"#   {c.id}: {c.title} ({c.issuer}, {c.year}; {c.status}; {c.confidence})")
 
 
+@rules.command("facts")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def rules_facts(fmt: str) -> None:
+    """List the fact vocabulary rules may test: names, types, allowed values."""
+    from cmcadvisor.facts import vocabulary
+
+    vocab = vocabulary()
+    if fmt == "json":
+        rows = [
+            {
+                "name": i.name,
+                "type": i.type,
+                "allowed": list(i.allowed),
+                "question": i.question,
+                "computed_from": list(i.computed_from),
+            }
+            for i in vocab.values()
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for info in vocab.values():
+        allowed = f" [{', '.join(info.allowed)}]" if info.allowed else ""
+        click.echo(f"{info.name:<58} {info.type:<10}{allowed}")
+
+
 @rules.command("lint")
 @click.pass_context
 def rules_lint(ctx: click.Context) -> None:

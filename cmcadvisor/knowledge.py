@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
 from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
-from cmcadvisor.models.knowledge import Citation, CitationsFile, Pathway, PathwaysFile
+from cmcadvisor.models.knowledge import Citation, CitationsFile, MakeOrBuyConfig, Pathway, PathwaysFile
 from cmcadvisor.models.rule import PATHWAY_IDS
 from cmcadvisor.validation import validate_document
 
@@ -23,6 +23,7 @@ class KnowledgeBase:
 
     citations: dict[str, Citation]
     pathways: dict[str, Pathway]
+    make_or_buy: MakeOrBuyConfig
     sha256: str
     root: str
 
@@ -51,6 +52,8 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             for path in citation_files
         ]
         pways = validate_document(load_document(paths_path, display=display(paths_path)), PathwaysFile, KnowledgeError)
+        mob_path = read("make_or_buy.yaml")
+        make_or_buy = validate_document(load_document(mob_path, display=display(mob_path)), MakeOrBuyConfig, KnowledgeError)
         files = files_under(folder, "*.yaml")
     except KnowledgeError:
         raise
@@ -86,6 +89,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     return KnowledgeBase(
         citations=dict(sorted(citations.items())),
         pathways={pid: pathways[pid] for pid in PATHWAY_IDS if pid in pathways},
+        make_or_buy=make_or_buy,
         sha256=sha256_files(folder, files),
         root="knowledge" if shipped else str(folder),
     )

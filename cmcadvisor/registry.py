@@ -9,10 +9,13 @@ evaluate rules or check references into the knowledge base (that is :mod:`ruleli
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from cmcadvisor import __version__, cache
 from cmcadvisor.conditions import CompiledRule, shape_of
 from cmcadvisor.errors import ErrorItem, RuleFileError, UserInputError
 from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
@@ -63,6 +66,33 @@ def compile_spec(spec: RuleSpec) -> CompiledRule:
     return CompiledRule(spec.id, spec.version, shape_of(spec.when), tuple(spec.then.derive))
 
 
+def _cache_key(digest: str) -> str:
+    return f"rules-{__version__}-{digest[:32]}"
+
+
+def _from_cache(digest: str, root: Path, display: Callable[[Path], str]) -> list[LoadedRule] | None:
+    """Rules of a pack read back from the cache (validated again), or None."""
+    entries = cache.read(_cache_key(digest))
+    if not isinstance(entries, list):
+        return None
+    rules: list[LoadedRule] = []
+    try:
+        for entry in entries:
+            spec = RuleSpec.model_validate(entry["spec"])
+            rules.append(LoadedRule(spec, display(root / entry["path"]), compile_spec(spec)))
+    except (ValidationError, KeyError, TypeError):
+        return None
+    return rules
+
+
+def _to_cache(digest: str, root: Path, paths: Sequence[Path], rules: Sequence[LoadedRule]) -> None:
+    entries = [
+        {"path": path.relative_to(root).as_posix(), "spec": rule.spec.model_dump(mode="json", by_alias=True)}
+        for path, rule in zip(paths, rules, strict=True)
+    ]
+    cache.write(_cache_key(digest), entries)
+
+
 def load_rule_file(path: Path, display: str) -> LoadedRule:
     """Read and validate one rule file."""
     try:
@@ -88,13 +118,25 @@ def load_rulepack(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> R
         except UserInputError as exc:
             raise RuleFileError(exc.items) from None
         paths = [p for p in paths if not p.name.endswith(".cases.yaml")]
-        hashes.append(sha256_files(root, paths))
+        digest = sha256_files(root, paths)
+        hashes.append(digest)
+
+        def display(path: Path, root: Path = root, shipped: bool = shipped) -> str:
+            return f"rules/{path.relative_to(root).as_posix()}" if shipped else str(path)
+
+        cached = _from_cache(digest, root, display)
+        if cached is not None:
+            loaded.extend(cached)
+            continue
+        fresh: list[LoadedRule] = []
         for path in paths:
-            display = f"rules/{path.relative_to(root).as_posix()}" if shipped else str(path)
             try:
-                loaded.append(load_rule_file(path, display))
+                fresh.append(load_rule_file(path, display(path)))
             except UserInputError as exc:
                 problems.extend(exc.items)
+        loaded.extend(fresh)
+        if not problems:
+            _to_cache(digest, root, paths, fresh)
     by_id: dict[str, LoadedRule] = {}
     aliases: dict[str, str] = {}
     for rule in loaded:

@@ -148,6 +148,8 @@ def lint_rule(rule: LoadedRule, kb: KnowledgeBase, vocab: dict[str, FactInfo]) -
         err("then.pathway", "a pathway rule must set then.pathway")
     if spec.kind != "pathway" and spec.then.pathway is not None:
         err("kind", "only kind: pathway rules may set then.pathway")
+    if (spec.kind == "factor") != (spec.then.make_or_buy is not None):
+        err("then.make_or_buy", "kind: factor rules, and only they, set then.make_or_buy")
     if spec.kind == "derivation" and not spec.then.derive:
         err("then.derive", "a derivation rule must derive at least one fact")
     expects = {example.expect for example in spec.examples}

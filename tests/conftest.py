@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 FIXTURE_PACK = Path(__file__).parent / "fixtures" / "pack"
 sys.path.insert(0, str(Path(__file__).parent))  # programgen
+# Keep the rule-pack cache of the test run away from the user's own cache.
+os.environ.setdefault("CMCADVISOR_CACHE_DIR", tempfile.mkdtemp(prefix="cmcadvisor-test-cache-"))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

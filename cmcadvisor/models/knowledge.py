@@ -51,6 +51,32 @@ class Pathway(_Model):
     citations: Annotated[list[StrictStr], Field(min_length=1)]
 
 
+class MakeOrBuyThresholds(_Model):
+    """Where the make-or-buy score turns into a recommendation."""
+
+    decide: Annotated[float, Field(gt=0, lt=1)] = 0.15
+    min_known_factors: Annotated[StrictInt, Field(ge=1, le=7)] = 4
+
+
+class MakeOrBuyConfig(_Model):
+    """``knowledge/make_or_buy.yaml``: weights of the seven considerations and thresholds."""
+
+    basis: Annotated[StrictStr, Field(min_length=10)]
+    weights: dict[
+        Literal[
+            "capital",
+            "in_house_capability",
+            "science_maturity",
+            "epidemiology",
+            "supply_chain",
+            "cmc_regulatory_strategy",
+            "cost_structure",
+        ],
+        Annotated[float, Field(ge=0)],
+    ]
+    thresholds: MakeOrBuyThresholds = MakeOrBuyThresholds()
+
+
 class CitationsFile(_Model):
     """``knowledge/citations.yaml``."""
 

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictFloat, StrictInt, StrictStr, Tag
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    Tag,
+    field_validator,
+)
 
 from cmcadvisor.models.program import Stage
 
@@ -77,7 +88,16 @@ TOPICS: tuple[str, ...] = (
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-RuleKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "derivation"]
+RuleKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "derivation", "factor"]
+MAKE_OR_BUY_FACTORS: tuple[str, ...] = (
+    "capital",
+    "in_house_capability",
+    "science_maturity",
+    "epidemiology",
+    "supply_chain",
+    "cmc_regulatory_strategy",
+    "cost_structure",
+)
 FINDING_KINDS: tuple[str, ...] = ("requirement", "gap", "recommendation", "risk", "inconsistency")
 Confidence = Literal["verified", "secondary", "unverified"]
 PathwayStatus = Literal["granted", "eligible", "not_eligible", "not_applicable", "undetermined"]
@@ -93,6 +113,16 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _iso(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_iso(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _iso(v) for k, v in value.items()}
+    return value
+
+
 class Leaf(_Model):
     """One test of one fact: ``{fact, op, value}``.
 
@@ -104,6 +134,12 @@ class Leaf(_Model):
     fact: Annotated[StrictStr, Field(min_length=1, max_length=120, pattern=r"^[a-z0-9_.\[\]]+$")]
     op: Op
     value: Scalar | list[Scalar] | None = None
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _dates_as_text(cls, value: object) -> object:
+        """Dates become ISO text, the form facts carry (YAML gives dates, JSON gives text)."""
+        return _iso(value)
 
 
 class AllOf(_Model):
@@ -164,6 +200,22 @@ class PathwayOutcome(_Model):
     next_step: StrictStr | None = Field(None, max_length=600)
 
 
+class MakeOrBuyVote(_Model):
+    """A ``factor`` rule's vote on one of the seven make-or-buy considerations."""
+
+    factor: Literal[
+        "capital",
+        "in_house_capability",
+        "science_maturity",
+        "epidemiology",
+        "supply_chain",
+        "cmc_regulatory_strategy",
+        "cost_structure",
+    ]
+    favours: Literal["in_house", "cdmo"]
+    strength: Annotated[StrictInt, Field(ge=1, le=3)] = 1
+
+
 class Due(_Model):
     """When the finding has to be dealt with."""
 
@@ -177,6 +229,7 @@ class Outcome(_Model):
     title: StrictStr | None = Field(None, max_length=300)
     derive: list[Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(default_factory=list, max_length=8)
     pathway: PathwayOutcome | None = None
+    make_or_buy: MakeOrBuyVote | None = None
     requires: list[StrictStr] = Field(default_factory=list, max_length=16)
     before: list[StrictStr] = Field(default_factory=list, max_length=16)
     due: Due | None = None
@@ -189,6 +242,14 @@ class Example(_Model):
     facts: dict[StrictStr, Any] = Field(default_factory=dict)
     derived: list[StrictStr] = Field(default_factory=list)
     expect: Literal["fires", "silent", "undetermined", "todo"]
+
+    @field_validator("facts", mode="after")
+    @classmethod
+    def _dates_as_text(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Dates become ISO text, so a rule reads the same from YAML and from the cache."""
+        result = _iso(value)
+        assert isinstance(result, dict)
+        return result
 
 
 class RuleSpec(_Model):

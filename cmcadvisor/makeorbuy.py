@@ -1,0 +1,186 @@
+"""The make-or-buy recommendation: a transparent score over the seven considerations.
+
+Each ``kind: factor`` rule that fires votes for in-house or CDMO on one consideration with a
+strength of 1 to 3. A factor's net vote (capped at 3 either way, scaled to -1..+1) times its
+weight from ``knowledge/make_or_buy.yaml`` adds up to the score. ``would_flip_if`` is found by
+re-running the factor rules on the engine with one fact changed at a time, at the boundaries
+the factor rules themselves test: it is computed, never written by hand. This module formats
+no prose beyond the rules' own messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from cmcadvisor.conditions import CompiledRule, Lit, literals
+from cmcadvisor.engine import Engine
+from cmcadvisor.facts import FactSet, Value, vocabulary
+from cmcadvisor.knowledge import KnowledgeBase
+from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor
+from cmcadvisor.models.rule import MAKE_OR_BUY_FACTORS
+from cmcadvisor.reference_eval import Truth, Verdict
+from cmcadvisor.registry import LoadedRule, RulePack
+
+MAX_FLIPS = 12
+
+
+@dataclass(frozen=True)
+class _Score:
+    recommendation: str
+    confidence: str
+    factors: list[MakeOrBuyFactor]
+
+
+def _factor_rules(pack: RulePack) -> list[LoadedRule]:
+    return [rule for rule in pack.active if rule.spec.then.make_or_buy is not None]
+
+
+def _dependencies(pack: RulePack, rules: Sequence[LoadedRule]) -> tuple[CompiledRule, ...]:
+    """The factor rules plus every rule that derives a fact they need, transitively."""
+    chosen = {rule.id: rule for rule in rules}
+    needed = {name for rule in rules for name in rule.compiled.shape.derived}
+    while needed:
+        name = needed.pop()
+        for rule in pack.active:
+            if name in rule.compiled.derives and rule.id not in chosen:
+                chosen[rule.id] = rule
+                needed.update(rule.compiled.shape.derived)
+    return tuple(chosen[key].compiled for key in sorted(chosen))
+
+
+def _score(
+    pack: RulePack,
+    kb: KnowledgeBase,
+    fired: set[str],
+    verdicts: Mapping[str, Verdict] | None,
+    message: Callable[[LoadedRule], str],
+) -> _Score:
+    config = kb.make_or_buy
+    weights: dict[str, float] = {str(k): v for k, v in config.weights.items()}
+    total = sum(weights.get(f, 0.0) for f in MAKE_OR_BUY_FACTORS) or 1.0
+    rules = _factor_rules(pack)
+    factors: list[MakeOrBuyFactor] = []
+    score = 0.0
+    known = 0
+    for factor in MAKE_OR_BUY_FACTORS:
+        weight = weights.get(factor, 0.0) / total
+        mine = [r for r in rules if r.spec.then.make_or_buy and r.spec.then.make_or_buy.factor == factor]
+        voting = [r for r in mine if r.id in fired]
+        net = 0
+        for rule in voting:
+            vote = rule.spec.then.make_or_buy
+            assert vote is not None
+            net += vote.strength if vote.favours == "in_house" else -vote.strength
+        net = max(-3, min(3, net))
+        unknown = verdicts is not None and any(verdicts[r.id].truth == Truth.UNKNOWN for r in mine if r.id in verdicts)
+        if voting:
+            known += 1
+            favours = "in_house" if net > 0 else "cdmo" if net < 0 else "neutral"
+            reason = " ".join(message(r) for r in voting)
+        elif unknown or not mine:
+            favours = "unknown"
+            reason = (
+                "Not enough facts to judge this consideration yet." if mine else "No rule in the pack weighs this consideration."
+            )
+        else:
+            known += 1
+            favours = "neutral"
+            reason = "The facts given point neither way on this consideration."
+        score += weight * net / 3
+        factors.append(MakeOrBuyFactor(id=factor, favours=favours, weight=round(weight, 4), reason=reason))
+    thresholds = config.thresholds
+    if known < thresholds.min_known_factors:
+        recommendation = "undetermined"
+    elif score > thresholds.decide:
+        recommendation = "in_house"
+    elif score < -thresholds.decide:
+        recommendation = "cdmo"
+    else:
+        recommendation = "hybrid"
+    margin = abs(score)
+    if recommendation == "undetermined" or known < 5 or margin < thresholds.decide * 1.5:
+        confidence = "low"
+    elif known >= 6 and margin >= 0.4:
+        confidence = "high"
+    else:
+        confidence = "medium"
+    return _Score(recommendation, confidence, factors)
+
+
+def _candidates(rules: Sequence[LoadedRule], facts: FactSet) -> list[tuple[str, Value]]:
+    """Single-fact changes worth trying: the boundaries the factor rules test."""
+    vocab = vocabulary()
+    seen: set[tuple[str, Value]] = set()
+    out: list[tuple[str, Value]] = []
+    lits: list[Lit] = [lit for rule in rules if rule.compiled.shape.body for lit in literals(rule.compiled.shape.body)]
+    for lit in lits:
+        if lit.collection or lit.derived or lit.fact not in vocab:
+            continue
+        info = vocab[lit.fact]
+        current = facts.scalars.get(lit.fact)
+        values: list[Value] = []
+        if info.type == "bool":
+            values = [True, False]
+        elif info.type == "enum":
+            values = list(info.allowed)
+        elif info.type in ("int", "float") and isinstance(lit.value, int | float) and not isinstance(lit.value, bool):
+            whole = isinstance(lit.value, int) or float(lit.value).is_integer()
+            step: float = 1 if whole else max(abs(float(lit.value)) * 0.01, 0.001)
+            values = [v for v in (lit.value - step, lit.value, lit.value + step) if v >= 0]
+            if whole:
+                values = [int(v) for v in values]
+        for value in values:
+            if value != current and (lit.fact, value) not in seen:
+                seen.add((lit.fact, value))
+                out.append((lit.fact, value))
+    return sorted(out, key=lambda c: (c[0], str(c[1])))
+
+
+def _describe(fact: str, value: Value, current: Value | tuple[str, ...] | None) -> str:
+    if isinstance(value, bool | str):
+        shown = ("true" if value else "false") if isinstance(value, bool) else value
+        return f"{fact} = {shown}"
+    number = str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+    if isinstance(current, int | float) and not isinstance(current, bool):
+        return f"{fact} {'>=' if value > current else '<='} {number}"
+    return f"{fact} = {number}"
+
+
+def build_make_or_buy(
+    pack: RulePack,
+    kb: KnowledgeBase,
+    engine: Engine,
+    facts: FactSet,
+    fired: set[str],
+    verdicts: Mapping[str, Verdict],
+    message: Callable[[LoadedRule, FactSet], str],
+) -> MakeOrBuy:
+    """The recommendation with its factors, and the single-fact changes that would flip it."""
+    base = _score(pack, kb, fired, verdicts, lambda rule: message(rule, facts))
+    rules = _factor_rules(pack)
+    sub_pack = _dependencies(pack, rules)
+    flips: dict[str, tuple[float, str]] = {}
+    for fact, value in _candidates(rules, facts):
+        changed = replace(facts, scalars={**facts.scalars, fact: value})
+        run = engine.run(sub_pack, changed)
+        outcome = _score(pack, kb, {f.rule for f in run.firings}, None, lambda rule: "")
+        if outcome.recommendation == base.recommendation or outcome.recommendation == "undetermined":
+            continue
+        current = facts.get(fact)
+        distance = (
+            abs(float(value) - float(current))
+            if isinstance(value, int | float) and isinstance(current, int | float) and not isinstance(value, bool)
+            else 0.0
+        )
+        text = f"{_describe(fact, value, current)} (gives {outcome.recommendation})"
+        if fact not in flips or distance < flips[fact][0]:
+            flips[fact] = (distance, text)
+    would_flip = [text for _, text in sorted(flips.values(), key=lambda t: t[1])][:MAX_FLIPS]
+    return MakeOrBuy(
+        recommendation=base.recommendation,
+        confidence=base.confidence,
+        factors=base.factors,
+        would_flip_if=would_flip,
+        note=kb.make_or_buy.basis,
+    )

@@ -27,10 +27,8 @@ from cmcadvisor.models.result import (
     AssessmentResult,
     Audit,
     FiredRecord,
-    Milestone,
     ProgramRef,
     Summary,
-    Timeline,
     ToolInfo,
 )
 from cmcadvisor.models.rule import SEVERITY_RANK
@@ -38,6 +36,7 @@ from cmcadvisor.outcomes import build_outcomes, fill_message, matched_facts
 from cmcadvisor.reference_eval import Truth, classify
 from cmcadvisor.registry import RulePack, load_rulepack
 from cmcadvisor.rulelint import check_references
+from cmcadvisor.timeline import build_timeline
 from cmcadvisor.validation import read_program
 
 
@@ -48,6 +47,7 @@ class Options:
     as_of: datetime.date | None = None  # overrides program.as_of
     today: datetime.date | None = None  # used when neither --as-of nor program.as_of is given
     engine: str = "auto"  # auto | durable | python
+    overrides: tuple[str, ...] = ()  # --set FIELD=VALUE what-if changes
     rules_dirs: tuple[Path, ...] = ()
     builtin_rules: bool = True
     knowledge_dir: Path | None = None
@@ -140,13 +140,16 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
     open_by_severity: Counter[str] = Counter(
         f.severity for f in outcomes.findings if f.status == "open" and f.kind != "undetermined"
     )
-    milestones = program.clinical.milestones if program.clinical and program.clinical.milestones else None
-    timeline = Timeline(
-        milestones=[
-            Milestone(id=name, target=value.isoformat(), forecast=None, late_by_days=None)
-            for name, value in sorted((milestones.model_dump(exclude_none=True) if milestones else {}).items())
-        ],
-        note="Scheduling (activities, critical path, slack, forecasts) is not implemented yet; targets are shown as given.",
+    priority_statuses = {p.status for p in outcomes.pathways if p.id == "us.priority_review"}
+    review = program.timeline.review if program.timeline else None
+    timeline = build_timeline(
+        program,
+        facts,
+        pack,
+        kb,
+        run.firings,
+        as_of,
+        priority_review=review == "priority" or (review is None and bool(priority_statuses & {"granted", "eligible"})),
     )
     return AssessmentResult(
         tool=ToolInfo(version=__version__),
@@ -179,7 +182,7 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
 
 def assess_file(path: Path, options: Options = Options(), context: Context | None = None) -> AssessmentResult:
     """Read, validate and assess one program file."""
-    program, doc = read_program(path)
+    program, doc = read_program(path, overrides=options.overrides)
     ctx = context or load_context(options)
     return assess(program, ctx, options, doc)
 

@@ -58,10 +58,11 @@ def user_errors(debug: bool) -> Iterator[None]:
         sys.exit(EXIT_INTERNAL)
 
 
-def _options(ctx: click.Context, as_of: datetime.date | None = None) -> api.Options:
+def _options(ctx: click.Context, as_of: datetime.date | None = None, overrides: tuple[str, ...] = ()) -> api.Options:
     root = ctx.find_root().params
     return api.Options(
         as_of=as_of,
+        overrides=overrides,
         today=datetime.date.today(),
         engine=root["engine"],
         rules_dirs=tuple(Path(p) for p in root["rules_dir"]),
@@ -70,11 +71,25 @@ def _options(ctx: click.Context, as_of: datetime.date | None = None) -> api.Opti
     )
 
 
-def _emit(text: str, output: Path | None, inputs: list[Path]) -> None:
-    if output is None:
-        click.echo(text, nl=False)
+def _emit(data: str | bytes, output: Path | None, inputs: list[Path]) -> None:
+    if output is not None:
+        write_atomic(output, data, inputs=inputs)
+    elif isinstance(data, bytes):
+        if sys.stdout.isatty():
+            raise UserInputError.single("--output", "binary output: give --output FILE or redirect stdout")
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     else:
-        write_atomic(output, text, inputs=inputs)
+        click.echo(data, nl=False)
+
+
+_SET_OPTION = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="What-if change to a program field for this run only (repeatable), e.g. manufacturing.vector_supply.lead_time_weeks=20.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -135,6 +150,47 @@ def assess(
         worst = api.worst_open_severity(result)
         if fail_on and worst is not None and SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on]:
             sys.exit(EXIT_FINDINGS)
+
+
+@cli.command()
+@click.argument("program", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "mermaid", "csv", "png", "svg"]), default="table", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write here (atomically) instead of stdout.",
+)
+@click.option(
+    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
+)
+@_SET_OPTION
+@click.pass_context
+def timeline(
+    ctx: click.Context, program: Path, fmt: str, output: Path | None, as_of: datetime.date | None, overrides: tuple[str, ...]
+) -> None:
+    """Schedule PROGRAM's manufacturing decisions: critical path, slack and what is late."""
+    from cmcadvisor.render import timeline_formats
+
+    with user_errors(ctx.find_root().params["debug"]):
+        result = api.assess_file(program, _options(ctx, as_of, overrides))
+        data: str | bytes
+        if fmt == "json":
+            data = result.timeline.model_dump_json(indent=2) + "\n"
+        elif fmt == "csv":
+            data = timeline_formats.timeline_csv(result.timeline)
+        elif fmt == "mermaid":
+            data = timeline_formats.timeline_mermaid(result)
+        elif fmt in ("png", "svg"):
+            from cmcadvisor.render.gantt import gantt
+
+            data = gantt(result, fmt)
+        else:
+            data = timeline_formats.timeline_table(result, color=output is None and sys.stdout.isatty())
+        _emit(data, output, [program])
 
 
 @cli.command()
@@ -274,9 +330,18 @@ def rules_lint(ctx: click.Context) -> None:
     """Check every rule and knowledge cross-reference; exit 2 on any error."""
     from cmcadvisor.rulelint import lint
 
+    from cmcadvisor.engine import DurableEngine, compile_problems, get_engine
+    from cmcadvisor.rulelint import LintIssue
+
     with user_errors(ctx.find_root().params["debug"]):
         context = _context(ctx)
         issues = lint(context.pack, context.kb, today=datetime.date.today())
+        if isinstance(get_engine("auto"), DurableEngine):
+            for rule_id, problem in compile_problems([r.compiled for r in context.pack.active]):
+                source = context.pack.by_id[rule_id].source
+                issues.append(
+                    LintIssue("error", source, "when", f"durable-rules cannot compile this condition ({problem}); simplify it")
+                )
     errors = [i for i in issues if i.level == "error"]
     for issue in issues:
         click.echo(issue.format(), err=issue.level == "error")

@@ -114,6 +114,8 @@ def compile_node(node: Node) -> dict[str, Any]:
     if isinstance(node, Lit):
         return _compile_lit(node)
     kids = [compile_node(child) for child in node.children]
+    if len(kids) == 1:  # every level of nesting costs durable-rules one of its few expressions
+        return kids[0]
     if isinstance(node, And):
         return {"$and": kids}
     assert isinstance(node, Or)
@@ -317,6 +319,22 @@ class DurableEngine:
                         self._host.delete_state(ruleset, ctx.sid)
                     except Exception:  # noqa: BLE001, S110 - a failed cleanup must not hide the result
                         pass
+
+
+def compile_problems(rules: Sequence[CompiledRule]) -> list[tuple[str, str]]:
+    """Rules durable-rules refuses to compile (e.g. error 113, too many nested expressions).
+
+    Each rule is compiled alone in a throwaway host, so one bad rule is named precisely.
+    """
+    engine = DurableEngine()
+    problems: list[tuple[str, str]] = []
+    empty = FactSet()
+    for rule in rules:
+        try:
+            engine.run((rule,), empty)
+        except EngineError as exc:
+            problems.append((rule.id, str(exc)))
+    return problems
 
 
 def _noop(_: Any) -> None:

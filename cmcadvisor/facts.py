@@ -22,7 +22,7 @@ from cmcadvisor.models.program import STAGES, ProgramFile
 Value = bool | int | float | str
 Item = dict[str, Value]
 # Collections that are program history or bookkeeping, not facts for rules.
-_NOT_FACTS = frozenset({"waivers"})
+_NOT_FACTS = frozenset({"waivers", "timeline"})
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,16 @@ COMPUTED: tuple[FactInfo, ...] = (
         ),
     ),
     FactInfo(
+        "manufacturing.capacity_to_demand_ratio",
+        "float",
+        "What are the manufacturing capacity (lots per year), peak patients per year and doses per patient?",
+        computed_from=(
+            "manufacturing.capacity_lots_per_year",
+            "indication.patients_per_year_at_peak",
+            "indication.doses_per_patient",
+        ),
+    ),
+    FactInfo(
         "organization.quality_to_cmc_ratio",
         "float",
         "How many people work in quality and in CMC?",
@@ -220,6 +230,11 @@ def derive_facts(program: ProgramFile, as_of: datetime.date) -> FactSet:
     price = facts.scalars.get("market_access.expected_price_usd")
     if _number(cogs) and _number(doses) and _number(price) and float(price) > 0:  # type: ignore[arg-type]
         facts.scalars["market_access.cogs_share_of_price"] = round(float(cogs) * float(doses) / float(price), 6)  # type: ignore[arg-type]
+    capacity = facts.scalars.get("manufacturing.capacity_lots_per_year")
+    patients = facts.scalars.get("indication.patients_per_year_at_peak")
+    if _number(capacity) and _number(patients) and _number(doses) and float(patients) * float(doses) > 0:  # type: ignore[arg-type]
+        demand = float(patients) * float(doses)  # type: ignore[arg-type]
+        facts.scalars["manufacturing.capacity_to_demand_ratio"] = round(float(capacity) / demand, 6)  # type: ignore[arg-type]
     quality = facts.scalars.get("organization.quality_headcount")
     cmc = facts.scalars.get("organization.cmc_headcount")
     if _number(quality) and _number(cmc) and float(cmc) > 0:  # type: ignore[arg-type]

@@ -12,7 +12,16 @@ from pathlib import Path
 
 from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
 from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
-from cmcadvisor.models.knowledge import Citation, CitationsFile, MakeOrBuyConfig, Pathway, PathwaysFile
+from cmcadvisor.models.knowledge import (
+    ActivitiesFile,
+    Activity,
+    Citation,
+    CitationsFile,
+    MakeOrBuyConfig,
+    Pathway,
+    PathwaysFile,
+    ReviewClock,
+)
 from cmcadvisor.models.rule import PATHWAY_IDS
 from cmcadvisor.validation import validate_document
 
@@ -24,6 +33,8 @@ class KnowledgeBase:
     citations: dict[str, Citation]
     pathways: dict[str, Pathway]
     make_or_buy: MakeOrBuyConfig
+    activities: dict[str, Activity]
+    review: ReviewClock
     sha256: str
     root: str
 
@@ -52,6 +63,8 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             for path in citation_files
         ]
         pways = validate_document(load_document(paths_path, display=display(paths_path)), PathwaysFile, KnowledgeError)
+        act_path = read("activities.yaml")
+        activities_file = validate_document(load_document(act_path, display=display(act_path)), ActivitiesFile, KnowledgeError)
         mob_path = read("make_or_buy.yaml")
         make_or_buy = validate_document(load_document(mob_path, display=display(mob_path)), MakeOrBuyConfig, KnowledgeError)
         files = files_under(folder, "*.yaml")
@@ -84,12 +97,32 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
             for cid in pathway.citations
             if cid not in citations
         )
+    activities = {a.id: a for a in activities_file.activities}
+    for index, activity in enumerate(activities_file.activities):
+        where = f"activities[{index}]"
+        problems.extend(
+            ErrorItem(display(act_path), None, f"{where}.depends_on", f"unknown activity {dep}")
+            for dep in activity.depends_on
+            if dep not in activities
+        )
+        problems.extend(
+            ErrorItem(display(act_path), None, f"{where}.citations", f"unknown citation {cid}")
+            for cid in activity.citations
+            if cid not in citations
+        )
+    problems.extend(
+        ErrorItem(display(act_path), None, "review.citations", f"unknown citation {cid}")
+        for cid in activities_file.review.citations
+        if cid not in citations
+    )
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(
         citations=dict(sorted(citations.items())),
         pathways={pid: pathways[pid] for pid in PATHWAY_IDS if pid in pathways},
         make_or_buy=make_or_buy,
+        activities=dict(sorted(activities.items())),
+        review=activities_file.review,
         sha256=sha256_files(folder, files),
         root="knowledge" if shipped else str(folder),
     )

@@ -17,6 +17,7 @@ from cmcadvisor.conditions import Lit, literals, misplaced_derived, to_nnf
 from cmcadvisor.errors import ErrorItem, RuleFileError
 from cmcadvisor.facts import FactInfo, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
+from cmcadvisor.models.knowledge import MILESTONE_IDS
 from cmcadvisor.models.rule import LIST_OPS, ORDER_OPS, TOPICS, UNARY_OPS
 from cmcadvisor.registry import LoadedRule, RulePack
 
@@ -150,6 +151,14 @@ def lint_rule(rule: LoadedRule, kb: KnowledgeBase, vocab: dict[str, FactInfo]) -
         err("kind", "only kind: pathway rules may set then.pathway")
     if (spec.kind == "factor") != (spec.then.make_or_buy is not None):
         err("then.make_or_buy", "kind: factor rules, and only they, set then.make_or_buy")
+    if spec.kind == "schedule" and not spec.then.requires:
+        err("then.requires", "a schedule rule must require at least one timeline activity")
+    for activity in spec.then.requires:
+        if activity not in kb.activities:
+            err("then.requires", f"unknown timeline activity {activity}")
+    for milestone in spec.then.before:
+        if milestone not in MILESTONE_IDS:
+            err("then.before", f"unknown milestone {milestone}")
     if spec.kind == "derivation" and not spec.then.derive:
         err("then.derive", "a derivation rule must derive at least one fact")
     expects = {example.expect for example in spec.examples}

@@ -7,16 +7,19 @@ program files. It must not evaluate rules or print anything.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import re
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from cmcadvisor.errors import ErrorItem, ProgramFileError, UserInputError
-from cmcadvisor.loader import Document, Loc, format_loc, load_document
+from cmcadvisor.errors import ErrorItem, ProgramFileError, UsageError, UserInputError
+from cmcadvisor.loader import Document, Loc, format_loc, load_document, parse_text
 from cmcadvisor.models.program import ProgramFile
 
 M = TypeVar("M", bound=BaseModel)
@@ -119,10 +122,57 @@ def validate_document(doc: Document, model: type[M], error_cls: type[UserInputEr
         raise error_cls(errors_from_validation(doc, exc, model)) from None
 
 
-def read_program(path: Path, *, display: str | None = None) -> tuple[ProgramFile, Document]:
+_SET_PART = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?$")
+
+
+def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
+    """Apply ``--set path.to.field=value`` what-if changes to parsed data (the file is untouched).
+
+    Values are read as YAML scalars (``20``, ``true``, ``2027-01-01``, ``cdmo``); list items are
+    addressed as ``name[0]``. Validation afterwards catches unknown fields and bad values.
+    """
+    if not overrides:
+        return doc
+    data = copy.deepcopy(doc.data) if isinstance(doc.data, dict) else {}
+    for override in overrides:
+        path, sep, raw = override.partition("=")
+        if not sep or not path.strip():
+            raise UsageError.single("--set", f"expected FIELD=VALUE, got {override!r}")
+        value = parse_text(raw.strip(), "--set").data if raw.strip() else None
+        if isinstance(value, dict | list):
+            raise UsageError.single("--set", f"{path}: give one value, not a mapping or list")
+        node: Any = data
+        parts = path.strip().split(".")
+        for position, part in enumerate(parts):
+            match = _SET_PART.match(part)
+            if match is None:
+                raise UsageError.single("--set", f"{path}: {part!r} is not a field name")
+            key, index = match.group(1), match.group(2)
+            last = position == len(parts) - 1
+            if index is None:
+                if last:
+                    node[key] = value
+                else:
+                    node = node.setdefault(key, {})
+                    if not isinstance(node, dict):
+                        raise UsageError.single("--set", f"{path}: {key} is not a section")
+            else:
+                items = node.get(key)
+                if not isinstance(items, list) or int(index) >= len(items):
+                    raise UsageError.single("--set", f"{path}: {key} has no item {index}")
+                if last:
+                    items[int(index)] = value
+                else:
+                    node = items[int(index)]
+                    if not isinstance(node, dict):
+                        raise UsageError.single("--set", f"{path}: {key}[{index}] is not a section")
+    return Document(doc.source, data, doc.lines)
+
+
+def read_program(path: Path, *, display: str | None = None, overrides: Sequence[str] = ()) -> tuple[ProgramFile, Document]:
     """Read, parse and validate one program file (YAML or JSON); keep its line map."""
     try:
-        doc = load_document(path, display=display)
+        doc = apply_overrides(load_document(path, display=display), overrides)
     except UserInputError as exc:
         raise ProgramFileError(exc.items) from None
     return validate_document(doc, ProgramFile, ProgramFileError), doc

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from cmcadvisor.models.program import ProgramFile
 
 AS_OF = datetime.date(2026, 11, 25)
-_SKIP = {"waivers", "schema_version"}
+_SKIP = {"waivers", "schema_version", "timeline"}
 
 
 def _value(annotation: object, name: str, rng: random.Random, depth: int) -> object:

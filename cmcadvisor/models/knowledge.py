@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from cmcadvisor.models.rule import Confidence
 
@@ -39,6 +39,12 @@ class Citation(_Model):
     reviewed_on: date
     superseded_by: StrictStr | None = None
     note: StrictStr | None = Field(None, max_length=1000)
+
+    @field_validator("issued", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: object) -> object:
+        """YAML reads 2023-07-13 as a date; keep the text form."""
+        return value.isoformat() if isinstance(value, date) else value
 
 
 class Pathway(_Model):
@@ -75,6 +81,66 @@ class MakeOrBuyConfig(_Model):
         Annotated[float, Field(ge=0)],
     ]
     thresholds: MakeOrBuyThresholds = MakeOrBuyThresholds()
+
+
+ACTIVITY_IDS: tuple[str, ...] = (
+    "make_or_buy_decision",
+    "cdmo_selection",
+    "tech_transfer",
+    "facility_build",
+    "facility_qualification",
+    "process_lock",
+    "comparability_study",
+    "potency_assay_qualification",
+    "potency_assay_validation",
+    "analytical_method_validation",
+    "engineering_runs",
+    "ppq",
+    "stability_data",
+    "long_lead_equipment",
+    "vector_supply",
+    "bla_submission",
+    "pre_license_inspection",
+)
+MILESTONE_IDS: tuple[str, ...] = (
+    "ind_submission",
+    "first_patient_dosed",
+    "eop2_meeting",
+    "pivotal_start",
+    "pre_bla_meeting",
+    "bla_submission",
+    "bla_approval",
+    "commercial_launch",
+)
+
+
+class Activity(_Model):
+    """A kind of timeline activity: default duration, basis and standard predecessors."""
+
+    id: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: Annotated[StrictStr, Field(min_length=3, max_length=200)]
+    duration_days: Annotated[StrictInt, Field(ge=0, le=3650)]
+    basis: Literal["source", "heuristic"]
+    note: StrictStr | None = Field(None, max_length=600)
+    citations: list[StrictStr] = Field(default_factory=list)
+    depends_on: list[StrictStr] = Field(default_factory=list)
+
+
+class ReviewClock(_Model):
+    """The BLA review clock under PDUFA."""
+
+    filing_days: Annotated[StrictInt, Field(ge=0, le=365)]
+    standard_months: Annotated[StrictInt, Field(ge=1, le=24)]
+    priority_months: Annotated[StrictInt, Field(ge=1, le=24)]
+    inspection_fraction: Annotated[float, Field(ge=0, le=1)]
+    citations: list[StrictStr] = Field(default_factory=list)
+
+
+class ActivitiesFile(_Model):
+    """``knowledge/activities.yaml``."""
+
+    activities: list[Activity]
+    review: ReviewClock
 
 
 class CitationsFile(_Model):

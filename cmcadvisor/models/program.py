@@ -355,6 +355,38 @@ class Waiver(_Model):
     expires: datetime.date = Field(description="When does the waiver expire?")
 
 
+ActivityId = Literal[
+    "make_or_buy_decision",
+    "cdmo_selection",
+    "tech_transfer",
+    "facility_build",
+    "facility_qualification",
+    "process_lock",
+    "comparability_study",
+    "potency_assay_qualification",
+    "potency_assay_validation",
+    "analytical_method_validation",
+    "engineering_runs",
+    "ppq",
+    "stability_data",
+    "long_lead_equipment",
+    "vector_supply",
+    "bla_submission",
+    "pre_license_inspection",
+]
+
+
+class TimelineSettings(_Model):
+    """Planning overrides for the timeline (an addition to the contract)."""
+
+    durations_days: dict[ActivityId, Annotated[StrictInt, Field(ge=0, le=3650)]] | None = Field(
+        None, description="Which default activity durations (in days) should be replaced, and by what?"
+    )
+    review: Literal["standard", "priority"] | None = Field(
+        None, description="Which BLA review clock should the timeline assume (default: priority when eligible)?"
+    )
+
+
 class ProgramFile(_Model):
     """A whole program file."""
 
@@ -370,3 +402,4 @@ class ProgramFile(_Model):
     market_access: MarketAccess | None = None
     interactions: list[Interaction] | None = Field(None, max_length=200)
     waivers: list[Waiver] | None = Field(None, max_length=500)
+    timeline: TimelineSettings | None = None

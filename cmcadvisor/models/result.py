@@ -131,6 +131,11 @@ class Activity(_Out):
     critical: bool
     depends_on: list[str]
     rules: list[str]
+    duration_days: int = 0
+    status: Literal["planned", "in_progress", "complete", "achieved"] = "planned"
+    due: str | None = None
+    late_by_days: int | None = None
+    basis: str | None = None
 
 
 class Milestone(_Out):
@@ -140,6 +145,7 @@ class Milestone(_Out):
     target: str | None
     forecast: str | None
     late_by_days: int | None
+    status: Literal["planned", "achieved"] = "planned"
 
 
 class Timeline(_Out):

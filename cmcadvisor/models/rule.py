@@ -88,7 +88,7 @@ TOPICS: tuple[str, ...] = (
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-RuleKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "derivation", "factor"]
+RuleKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "derivation", "factor", "schedule"]
 MAKE_OR_BUY_FACTORS: tuple[str, ...] = (
     "capital",
     "in_house_capability",

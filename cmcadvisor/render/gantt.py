@@ -1,0 +1,86 @@
+"""The timeline as a Gantt chart (PNG or SVG), drawn with matplotlib: its only home.
+
+Critical activities are red, work in progress amber, planned work blue; milestones are
+diamonds at their forecast with a hollow marker at their target when they differ, and the
+as-of date is a dashed line. Output is deterministic: no timestamps or random ids are embedded.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+
+from cmcadvisor.models.result import AssessmentResult
+
+
+def gantt(result: AssessmentResult, fmt: str) -> bytes:
+    """Render the chart as ``png`` or ``svg`` bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams["svg.hashsalt"] = "cmcadvisor"
+    matplotlib.rcParams["font.size"] = 9
+    timeline = result.timeline
+    rows = [a for a in timeline.activities if a.start and a.finish and a.status != "complete" and a.id != "bla_submission"]
+    milestones = [m for m in timeline.milestones if m.forecast and m.status != "achieved"]
+    labels = [a.name if len(a.name) <= 48 else a.name[:45] + "..." for a in rows] + [m.id.replace("_", " ") for m in milestones]
+    height = max(3.0, 0.32 * len(labels) + 1.4)
+    fig, ax = plt.subplots(figsize=(11, height), dpi=110)
+    origin = datetime.date.fromisoformat(result.as_of)
+
+    def day(text: str) -> datetime.date:
+        return datetime.date.fromisoformat(text)
+
+    def x(value: datetime.date) -> float:
+        return float((value - origin).days)
+
+    for y, a in enumerate(rows):
+        start, finish = day(a.start or ""), day(a.finish or "")
+        colour = "#c62828" if a.critical else "#ef8f00" if a.status == "in_progress" else "#3f6fb5"
+        width = max((finish - start).days, 1)
+        ax.barh(y, width, left=x(start), height=0.6, color=colour, edgecolor="black", linewidth=0.4)
+        if a.late_by_days:
+            ax.text(x(finish) + 25, y, f"late {a.late_by_days} d", va="center", color="#c62828", fontsize=8)
+    base = len(rows)
+    for offset, m in enumerate(milestones):
+        y = base + offset
+        forecast = x(day(m.forecast or ""))
+        ax.plot([forecast], [y], marker="D", color="#c62828" if m.late_by_days else "#2e7d32", markersize=7)
+        if m.target and m.target != m.forecast:
+            ax.plot([x(day(m.target))], [y], marker="D", markerfacecolor="none", color="grey", markersize=7)
+        if m.late_by_days:
+            ax.text(forecast + 25, y, f"late {m.late_by_days} d", va="center", color="#c62828", fontsize=8)
+    ax.axvline(x(day(result.as_of)), color="grey", linestyle="--", linewidth=0.8)
+    ax.set_yticks(range(len(labels)), labels=labels)
+    ax.invert_yaxis()
+    dates = [day(a.start or "") for a in rows] + [day(a.finish or "") for a in rows] + [day(m.forecast or "") for m in milestones]
+    last = max(dates, default=origin)
+    step = 3 if (last - origin).days <= 3 * 365 else 6
+    ticks: list[datetime.date] = []
+    tick = datetime.date(origin.year, 1, 1)
+    while tick <= last:
+        if tick >= origin:
+            ticks.append(tick)
+        month = tick.month - 1 + step
+        tick = datetime.date(tick.year + month // 12, month % 12 + 1, 1)
+    ax.set_xticks([x(t) for t in ticks], labels=[t.strftime("%Y-%m") for t in ticks])
+    ax.set_xlim(-20, x(last) + 120)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.5)
+    ax.set_axisbelow(True)
+    name = result.program.name if len(result.program.name) <= 70 else result.program.name[:67] + "..."
+    fig.suptitle(f"CMC timeline: {name}", fontsize=11, x=0.02, ha="left")
+    ax.set_title(
+        f"as of {result.as_of} (dashed). Bars: red critical, amber in progress, blue planned. "
+        "Diamonds: milestone forecast (hollow: target).",
+        fontsize=8,
+        loc="left",
+    )
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    fig.savefig(buffer, format=fmt, metadata=metadata)
+    plt.close(fig)
+    return buffer.getvalue()

@@ -328,10 +328,8 @@ def rules_facts(fmt: str) -> None:
 @click.pass_context
 def rules_lint(ctx: click.Context) -> None:
     """Check every rule and knowledge cross-reference; exit 2 on any error."""
-    from cmcadvisor.rulelint import lint
-
     from cmcadvisor.engine import DurableEngine, compile_problems, get_engine
-    from cmcadvisor.rulelint import LintIssue
+    from cmcadvisor.rulelint import LintIssue, lint
 
     with user_errors(ctx.find_root().params["debug"]):
         context = _context(ctx)

@@ -9,6 +9,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,6 @@ from cmcadvisor.cli import cli
 from cmcadvisor.errors import TimelineCycleError
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.timeline import add_months, schedule
-from conftest import ROOT
 
 D0 = datetime.date(2027, 1, 1).toordinal()
 CONTEXT = api.load_context(api.Options(engine="durable"))

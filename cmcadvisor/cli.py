@@ -136,17 +136,52 @@ def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowled
     default=None,
     help="Exit 1 when an open finding is at or above this severity.",
 )
+@_SET_OPTION
+@click.option(
+    "--audit",
+    "audit_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write an audit record (JSON) here.",
+)
 @click.pass_context
 def assess(
-    ctx: click.Context, program: Path, fmt: str, output: Path | None, as_of: datetime.date | None, fail_on: str | None
+    ctx: click.Context,
+    program: Path,
+    fmt: str,
+    output: Path | None,
+    as_of: datetime.date | None,
+    fail_on: str | None,
+    overrides: tuple[str, ...],
+    audit_path: Path | None,
 ) -> None:
-    """Assess PROGRAM: pathways, findings, questions and the audit trail."""
+    """Assess PROGRAM: pathways, findings, make-or-buy, timeline, questions and the audit trail."""
     from cmcadvisor.render import render
 
+    started = datetime.datetime.now(datetime.UTC)
     with user_errors(ctx.find_root().params["debug"]):
-        result = api.assess_file(program, _options(ctx, as_of))
+        options = _options(ctx, as_of, overrides)
+        context = api.load_context(options)
+        result = api.assess_file(program, options, context)
         color = output is None and fmt == "table" and sys.stdout.isatty()
-        _emit(render(result, fmt, color=color), output, [program])  # type: ignore[arg-type]
+        text = render(result, fmt, color=color)  # type: ignore[arg-type]
+        _emit(text, output, [program])
+        if audit_path is not None:
+            from cmcadvisor import audit
+            from cmcadvisor.validation import read_program
+
+            plain = render(result, fmt) if color else text  # type: ignore[arg-type]
+            record = audit.build_record(
+                program,
+                read_program(program, overrides=overrides)[0],
+                result,
+                context,
+                options,
+                audit.outputs_for(result, {fmt: plain}),
+                started,
+                datetime.datetime.now(datetime.UTC),
+            )
+            audit.write_record(audit_path, record, [program] + ([output] if output else []))
         worst = api.worst_open_severity(result)
         if fail_on and worst is not None and SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on]:
             sys.exit(EXIT_FINDINGS)
@@ -239,6 +274,96 @@ def init(ctx: click.Context, path: Path) -> None:
     click.echo(f"wrote {path}; fill it in, then run: cmcadvisor assess {path}")
 
 
+@cli.command()
+@click.argument("program", type=click.Path(path_type=Path))
+@click.argument("rule_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD.")
+@_SET_OPTION
+@click.pass_context
+def explain(
+    ctx: click.Context, program: Path, rule_id: str, fmt: str, as_of: datetime.date | None, overrides: tuple[str, ...]
+) -> None:
+    """Explain why RULE_ID fired for PROGRAM, or why not and what would make it fire."""
+    from cmcadvisor import explain as explaining
+    from cmcadvisor.validation import read_program
+
+    with user_errors(ctx.find_root().params["debug"]):
+        options = _options(ctx, as_of, overrides)
+        context = api.load_context(options)
+        loaded, _ = read_program(program, overrides=overrides)
+        answer = explaining.explain(loaded, context, rule_id, options)
+    if fmt == "json":
+        click.echo(json.dumps(answer.as_dict(), indent=2, sort_keys=True))
+        return
+    click.echo(f"{answer.rule}: {answer.title} ({answer.kind})")
+    click.echo(
+        f"status: {answer.status.replace('_', ' ')}"
+        + (f" for items {answer.items}" if any(i is not None for i in answer.items) else "")
+    )
+    click.echo("condition ([yes] held, [no] failed, [??] fact missing):")
+    for line in answer.tree:
+        click.echo(f"  {line}")
+    if answer.missing:
+        click.echo("missing facts: " + ", ".join(answer.missing))
+    if answer.counterfactual:
+        checked = {True: "checked: the rule then fires", False: "not confirmed by a re-run", None: ""}[
+            answer.counterfactual_checked
+        ]
+        click.echo(f"smallest change that would make it fire ({checked}):")
+        for change in answer.counterfactual:
+            click.echo(f"  {change}")
+        if answer.effect:
+            click.echo(f"effect: {answer.effect}")
+    elif answer.status != "fired":
+        click.echo("no single set of fact changes found that would make it fire")
+    click.echo("sources:")
+    for citation in answer.citations:
+        click.echo(f"  {citation}")
+
+
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
+@click.option("--as-of", callback=_parse_date, default=None, help="Assess both programs as of this date.")
+@click.pass_context
+def diff(ctx: click.Context, old: Path, new: Path, fmt: str, as_of: datetime.date | None) -> None:
+    """Compare two program files (or two audit records): facts, rules, pathways, findings, timeline."""
+    from cmcadvisor import diff as diffing
+
+    with user_errors(ctx.find_root().params["debug"]):
+        options = _options(ctx, as_of)
+        context = api.load_context(options)
+        result = diffing.compare(diffing.snapshot(old, options, context), diffing.snapshot(new, options, context))
+    click.echo(diffing.render_diff(result, fmt), nl=False)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Check assessment records."""
+
+
+@audit_group.command("verify")
+@click.argument("record", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--program", type=click.Path(path_type=Path, dir_okay=False), default=None, help="The program file, if it moved.")
+@click.pass_context
+def audit_verify(ctx: click.Context, record: Path, program: Path | None) -> None:
+    """Re-run the assessment of RECORD and report identical or the first difference (exit 0 only if identical)."""
+    from cmcadvisor import audit
+
+    with user_errors(ctx.find_root().params["debug"]):
+        verdict = audit.verify(record, program)
+    for note in verdict.notes:
+        click.echo(f"note: {note}")
+    if verdict.identical:
+        click.echo(f"identical: {record} reproduces exactly")
+        return
+    for index, difference in enumerate(verdict.differences):
+        click.echo(f"{'first difference' if index == 0 else 'also'}: {difference}")
+    sys.exit(EXIT_FINDINGS)
+
+
 @cli.group()
 def rules() -> None:
     """List, show, lint and test the rule pack."""
@@ -324,6 +449,40 @@ def rules_facts(fmt: str) -> None:
         click.echo(f"{info.name:<58} {info.type:<10}{allowed}")
 
 
+@rules.command("docs")
+@click.option(
+    "--output", "-o", "folder", type=click.Path(path_type=Path, file_okay=False), default=Path("docs/rules"), show_default=True
+)
+@click.option("--check", is_flag=True, help="Do not write: exit 1 if the folder is not up to date.")
+@click.pass_context
+def rules_docs(ctx: click.Context, folder: Path, check: bool) -> None:
+    """Generate one Markdown page per rule, plus an index."""
+    from cmcadvisor.render.rule_docs import rule_pages
+
+    with user_errors(ctx.find_root().params["debug"]):
+        context = _context(ctx)
+        pages = rule_pages(context.pack, context.kb)
+        stale = sorted(
+            name
+            for name, text in pages.items()
+            if not (folder / name).is_file() or (folder / name).read_text(encoding="utf-8") != text
+        )
+        extra = sorted(p.name for p in folder.glob("*.md") if p.name not in pages) if folder.is_dir() else []
+        if check:
+            for name in stale + extra:
+                click.echo(f"out of date: {folder / name}", err=True)
+            click.echo(f"{len(pages)} pages, {len(stale) + len(extra)} out of date")
+            if stale or extra:
+                sys.exit(EXIT_FINDINGS)
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in stale:
+            write_atomic(folder / name, pages[name])
+        for name in extra:
+            (folder / name).unlink()
+    click.echo(f"wrote {len(stale)} of {len(pages)} pages to {folder}")
+
+
 @rules.command("lint")
 @click.pass_context
 def rules_lint(ctx: click.Context) -> None:
@@ -334,6 +493,12 @@ def rules_lint(ctx: click.Context) -> None:
     with user_errors(ctx.find_root().params["debug"]):
         context = _context(ctx)
         issues = lint(context.pack, context.kb, today=datetime.date.today())
+        from cmcadvisor.timeline import hook_cycles
+
+        for rule_id, cycle in hook_cycles(context.pack, context.kb):
+            issues.append(
+                LintIssue("error", context.pack.by_id[rule_id].source, "then.before", f"timeline hooks make a cycle: {cycle}")
+            )
         if isinstance(get_engine("auto"), DurableEngine):
             for rule_id, problem in compile_problems([r.compiled for r in context.pack.active]):
                 source = context.pack.by_id[rule_id].source

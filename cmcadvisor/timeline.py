@@ -462,3 +462,29 @@ def _to_timeline(
             f"({review_months} months after the 60-day filing date)."
         ),
     )
+
+
+def hook_cycles(pack: RulePack, kb: KnowledgeBase) -> list[tuple[str, str]]:
+    """Rules whose timeline hooks contradict the standard order of work (for ``rules lint``).
+
+    Each rule's ``requires -> before`` edges are added, one rule at a time, to the knowledge
+    base's activity order and the milestone order; a rule that closes a cycle is reported
+    with the cycle, so it never reaches a user as a failed assessment.
+    """
+    base: nx.DiGraph[str] = nx.DiGraph()
+    for activity in kb.activities.values():
+        base.add_node(activity.id)
+        for dep in activity.depends_on:
+            base.add_edge(dep, activity.id)
+    for earlier, later in zip(MILESTONE_IDS, MILESTONE_IDS[1:], strict=False):
+        base.add_edge(earlier, later)
+    problems: list[tuple[str, str]] = []
+    for rule in pack.active:
+        graph = base.copy()
+        graph.add_edges_from((a, m) for a in rule.spec.then.requires for m in rule.spec.then.before if a != m)
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            continue
+        problems.append((rule.id, " -> ".join([a for a, _ in cycle] + [cycle[0][0]])))
+    return problems

@@ -227,6 +227,7 @@ class Audit(_Out):
     fired: list[FiredRecord]
     not_fired: list[str]
     undetermined: list[str]
+    undetermined_facts: dict[str, list[str]] = Field(default_factory=dict)
     waived: list[str]
     waivers_unused: list[str]
     derived: list[str]

@@ -22,7 +22,8 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 def escape_markdown(value: object) -> str:
     """Make a value inert in Markdown: metacharacters escaped, line breaks folded."""
     text = "" if value is None else str(value)
-    text = " ".join(text.split())
+    indent = len(text) - len(text.lstrip(" "))  # keep list nesting
+    text = " " * indent + " ".join(text.split())
     text = text.replace("&", "&amp;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -39,7 +40,14 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["tojson"] = _tojson
     return env
+
+
+def _tojson(value: object) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
 
 
 def render_template(name: str, **context: object) -> str:

@@ -29,7 +29,8 @@ def build(n: int, rng: random.Random) -> nx.DiGraph[str]:
     start = datetime.date(2026, 11, 25).toordinal()
     for i in range(n):
         name = f"a{i:05d}"
-        graph.add_node(name, duration=rng.randint(0, 120), not_before=start + rng.randint(0, 400) if rng.random() < 0.05 else None)
+        target = start + rng.randint(0, 400) if rng.random() < 0.05 else None
+        graph.add_node(name, duration=rng.randint(0, 120), not_before=target)
         for j in rng.sample(range(i), min(i, rng.randint(0, 3))):
             graph.add_edge(f"a{j:05d}", name, lag=rng.choice((0, 0, 0, 7, 30)))
     return graph

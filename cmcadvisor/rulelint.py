@@ -129,6 +129,7 @@ def lint_rule(rule: LoadedRule, kb: KnowledgeBase, vocab: dict[str, FactInfo]) -
     if len(collections) > 1:
         err("when", f"a rule may test one collection; found {', '.join(sorted(collections))}")
     tested = {lit.fact for lit in lits}
+    tested |= {source for name in list(tested) if name in vocab for source in vocab[name].computed_from}
     for text_field, text in (("then.message", spec.then.message), ("then.title", spec.then.title or "")):
         for placeholder in _PLACEHOLDER.findall(text):
             if placeholder.startswith("item."):
@@ -161,6 +162,11 @@ def lint_rule(rule: LoadedRule, kb: KnowledgeBase, vocab: dict[str, FactInfo]) -
             err("then.before", f"unknown milestone {milestone}")
     if spec.kind == "derivation" and not spec.then.derive:
         err("then.derive", "a derivation rule must derive at least one fact")
+    kinds = {kb.citations[c].kind for c in spec.citations if c in kb.citations}
+    if kinds == {"heuristic"}:
+        issues.append(
+            LintIssue("warning", src, "citations", "rests only on cmcadvisor planning heuristics; find a published source")
+        )
     expects = {example.expect for example in spec.examples}
     for needed in ("fires", "silent"):
         if needed not in expects:
@@ -209,6 +215,8 @@ def lint(pack: RulePack, kb: KnowledgeBase, *, today: datetime.date) -> list[Lin
             )
         if citation.status in ("superseded", "withdrawn") and citation.id in cited:
             issues.append(LintIssue("warning", source, where, f"is {citation.status} but still cited"))
+        if citation.kind == "heuristic" and citation.confidence != "unverified":
+            issues.append(LintIssue("error", source, where, "a cmcadvisor heuristic can only be 'unverified'"))
         if citation.id not in cited:
             issues.append(LintIssue("warning", source, where, "is cited by no rule or pathway"))
     return sorted(issues, key=lambda i: (i.level != "error", i.source, i.location, i.message))

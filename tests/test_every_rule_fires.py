@@ -78,7 +78,16 @@ def test_kitchen_sink_program_fires_broadly() -> None:
     assert kinds >= {"requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "factor", "schedule"}
     assert len(fired) >= 60
     assert {p.id for p in result.pathways} == {
-        "us.fast_track", "us.breakthrough_therapy", "us.rmat", "us.accelerated_approval", "us.priority_review",
-        "us.orphan_drug", "us.rare_pediatric_disease", "eu.prime", "eu.accelerated_assessment",
-        "eu.conditional_marketing_authorisation", "jp.sakigake", "jp.conditional_time_limited",
+        "us.fast_track",
+        "us.breakthrough_therapy",
+        "us.rmat",
+        "us.accelerated_approval",
+        "us.priority_review",
+        "us.orphan_drug",
+        "us.rare_pediatric_disease",
+        "eu.prime",
+        "eu.accelerated_assessment",
+        "eu.conditional_marketing_authorisation",
+        "jp.sakigake",
+        "jp.conditional_time_limited",
     }

@@ -30,7 +30,17 @@ class Citation(_Model):
     year: Annotated[StrictInt, Field(ge=1900, le=2100)]
     issued: StrictStr | None = Field(None, pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD")
     kind: Literal[
-        "guidance", "regulation", "statute", "federal_register", "web_page", "ich", "ema", "mhlw", "literature", "industry"
+        "guidance",
+        "regulation",
+        "statute",
+        "federal_register",
+        "web_page",
+        "ich",
+        "ema",
+        "mhlw",
+        "literature",
+        "industry",
+        "heuristic",  # a cmcadvisor planning assumption, not a published source: always unverified
     ]
     status: Literal["final", "draft", "superseded", "withdrawn", "current"]
     section: StrictStr | None = Field(None, max_length=300)

@@ -1,0 +1,221 @@
+"""Audit records, verify, explain, diff and waivers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from cmcadvisor import api
+from cmcadvisor.cli import cli
+from cmcadvisor.explain import explain
+from cmcadvisor.models.program import ProgramFile
+
+CAR_T = ROOT / "examples" / "car-t-autologous.yaml"
+CONTEXT = api.load_context(api.Options(engine="durable"))
+
+
+def _record(runner: CliRunner, tmp_path: Path, program: Path | None = None, *extra: str) -> Path:
+    source = program or tmp_path / "program.yaml"
+    if program is None:
+        shutil.copy(CAR_T, source)
+    record = tmp_path / "record.json"
+    result = runner.invoke(
+        cli, [*extra, "assess", str(source), "--format", "json", "--as-of", "2026-11-25", "--audit", str(record)]
+    )
+    assert result.exit_code == 0, result.output
+    return record
+
+
+def test_record_contents(runner: CliRunner, tmp_path: Path) -> None:
+    record = json.loads(_record(runner, tmp_path).read_text())
+    for key in (
+        "record_schema",
+        "tool",
+        "engine",
+        "libraries",
+        "program",
+        "rules_sha256",
+        "knowledge_sha256",
+        "templates_sha256",
+        "as_of",
+        "options",
+        "facts",
+        "firings",
+        "not_fired",
+        "undetermined",
+        "waived",
+        "outputs",
+        "started_at",
+        "finished_at",
+        "record_sha256",
+    ):
+        assert key in record, key
+    assert record["engine"].startswith("durable-rules")
+    assert record["firings"][0]["seq"] == 1 and record["firings"][0]["facts"]
+    assert record["waived"] == ["CMC-POT-002"]
+    assert len(record["program"]["sha256"]) == 64 and record["outputs"]["json"]
+
+
+def test_verify_untouched_record(runner: CliRunner, tmp_path: Path) -> None:
+    record = _record(runner, tmp_path)
+    result = runner.invoke(cli, ["audit", "verify", str(record)])
+    assert result.exit_code == 0 and "identical" in result.output
+
+
+def test_verify_detects_an_edited_record(runner: CliRunner, tmp_path: Path) -> None:
+    record = _record(runner, tmp_path)
+    data = record.read_bytes()
+    flipped = data.replace(b'"as_of": "2026-11-25"', b'"as_of": "2026-11-24"', 1)
+    assert flipped != data
+    record.write_bytes(flipped)
+    result = runner.invoke(cli, ["audit", "verify", str(record)])
+    assert result.exit_code == 1 and "first difference: record edited" in result.output
+
+
+def test_verify_detects_a_changed_program(runner: CliRunner, tmp_path: Path) -> None:
+    record = _record(runner, tmp_path)
+    program = tmp_path / "program.yaml"
+    program.write_text(program.read_text().replace("stability_months: 12", "stability_months: 13"))
+    result = runner.invoke(cli, ["audit", "verify", str(record)])
+    assert result.exit_code == 1 and "program changed" in result.output and "manufacturing.stability_months" in result.output
+
+
+def test_verify_detects_rule_and_knowledge_drift(runner: CliRunner, tmp_path: Path) -> None:
+    pack = tmp_path / "pack"
+    shutil.copytree(ROOT / "rules", pack / "rules")
+    shutil.copytree(ROOT / "knowledge", pack / "knowledge")
+    args = ["--no-builtin-rules", "--rules-dir", str(pack / "rules"), "--knowledge-dir", str(pack / "knowledge")]
+    record = _record(runner, tmp_path, None, *args)
+    assert runner.invoke(cli, ["audit", "verify", str(record)]).exit_code == 0
+    rule = pack / "rules" / "potency" / "CMC-POT-001.yaml"
+    rule.write_text(rule.read_text().replace("version: 1", "version: 2", 1))
+    result = runner.invoke(cli, ["audit", "verify", str(record)])
+    assert result.exit_code == 1 and "rule pack drifted: CMC-POT-001 v1 -> v2" in result.output
+    rule.write_text(rule.read_text().replace("version: 2", "version: 1", 1))
+    cites = pack / "knowledge" / "citations.yaml"
+    cites.write_bytes(cites.read_bytes() + b"\n")
+    result = runner.invoke(cli, ["audit", "verify", str(record)])
+    assert result.exit_code == 1 and "knowledge base changed" in result.output
+
+
+def test_records_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    program = tmp_path / "program.yaml"
+    shutil.copy(CAR_T, program)
+    bodies = set()
+    for seed in ("0", "7"):
+        record = tmp_path / f"r{seed}.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cmcadvisor",
+                "assess",
+                str(program),
+                "--format",
+                "json",
+                "--as-of",
+                "2026-11-25",
+                "--audit",
+                str(record),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        data = json.loads(record.read_text())
+        for key in ("started_at", "finished_at", "record_sha256"):
+            data.pop(key)
+        bodies.add(json.dumps(data, sort_keys=True))
+    assert len(bodies) == 1
+
+
+def _program(**sections: object) -> ProgramFile:
+    return ProgramFile.model_validate(
+        {"schema_version": 1, "program": {"id": "X", "name": "x", "as_of": "2026-11-25"}, **sections}
+    )
+
+
+def test_explain_why_not_with_counterfactual_for_pathways() -> None:
+    program = _program(
+        product={"cell_source": "autologous"},
+        indication={"serious_condition": True, "unmet_medical_need": True},
+        clinical={"evidence": {"preliminary_clinical_evidence": False}},
+    )
+    answer = explain(program, CONTEXT, "PW-RMAT-009")
+    assert answer.status == "not_fired"
+    assert any("[no] clinical.evidence.preliminary_clinical_evidence" in line for line in answer.tree)
+    assert answer.counterfactual == ["clinical.evidence.preliminary_clinical_evidence = true"]
+    assert answer.counterfactual_checked is True and "us.rmat would become eligible" in (answer.effect or "")
+
+
+def test_explain_why_it_fired_and_undetermined(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["explain", str(CAR_T), "PW-RMAT-001", "--as-of", "2026-11-25"])
+    assert result.exit_code == 0 and "status: fired" in result.output and "[yes] designations.rmat" in result.output
+    answer = explain(_program(product={"cell_source": "autologous"}), CONTEXT, "PW-RMAT-009")
+    assert answer.status == "undetermined" and "indication.unmet_medical_need" in answer.missing
+    assert runner.invoke(cli, ["explain", str(CAR_T), "NOPE-XX-001"]).exit_code == 2
+
+
+def test_diff_on_a_vector_change(runner: CliRunner, tmp_path: Path) -> None:
+    changed = tmp_path / "gamma.yaml"
+    changed.write_text(CAR_T.read_text().replace("vector: lentiviral", "vector: gammaretroviral"))
+    result = runner.invoke(cli, ["diff", str(CAR_T), str(changed), "--as-of", "2026-11-25", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"fact": "product.vector", "old": "lentiviral", "new": "gammaretroviral"} in data["facts"]
+    assert "CMC-RCV-002" in data["rules"]["gained"] and "CMC-RCV-001" in data["rules"]["lost"]
+    assert any(f.startswith("CMC-RCV-002") for f in data["findings"]["gained"])
+    md = runner.invoke(cli, ["diff", str(CAR_T), str(changed), "--as-of", "2026-11-25", "--format", "markdown"]).output
+    assert "## Facts changed" in md and "## Rules now firing" in md
+
+
+WAIVER = {"rule": "CMC-POT-002", "justification": "agreed", "approved_by": "QA head", "approved_on": "2026-01-01"}
+POT_FACTS = {"clinical": {"stage": "phase2"}, "manufacturing": {"potency_assay": {"matrix": False}}}
+
+
+def _finding(program: ProgramFile, rule: str) -> object:
+    result = api.assess(program, CONTEXT)
+    return next(f for f in result.findings if f.rule == rule), result
+
+
+def test_valid_waiver_is_waived_and_visible() -> None:
+    finding, result = _finding(_program(**POT_FACTS, waivers=[{**WAIVER, "expires": "2027-01-01"}]), "CMC-POT-002")
+    assert finding.status == "waived" and finding.waiver.honoured  # type: ignore[attr-defined]
+    assert result.audit.waived == ["CMC-POT-002"]
+
+
+def test_expired_waiver_is_not_honoured() -> None:
+    finding, result = _finding(_program(**POT_FACTS, waivers=[{**WAIVER, "expires": "2026-06-01"}]), "CMC-POT-002")
+    assert finding.status == "open" and finding.waiver.honoured is False  # type: ignore[attr-defined]
+    assert "expired on 2026-06-01" in finding.waiver.reason  # type: ignore[attr-defined]
+    assert result.audit.waived == []
+
+
+def test_unknown_rule_waiver_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    program = tmp_path / "p.yaml"
+    program.write_text(CAR_T.read_text().replace("rule: CMC-POT-002", "rule: CMC-NOPE-002"))
+    result = runner.invoke(cli, ["assess", str(program)])
+    assert result.exit_code == 2 and "no rule CMC-NOPE-002 to waive" in result.output
+
+
+def test_unused_waiver_is_flagged() -> None:
+    program = _program(
+        clinical={"stage": "phase2"},
+        manufacturing={"potency_assay": {"matrix": True}},
+        waivers=[{**WAIVER, "expires": "2027-01-01"}],
+    )
+    result = api.assess(program, CONTEXT)
+    assert result.audit.waivers_unused == ["CMC-POT-002"] and result.audit.waived == []
+
+
+def test_waiver_approved_after_expiry_is_an_error() -> None:
+    with pytest.raises(Exception, match="expires before it was approved"):
+        api.assess(_program(**POT_FACTS, waivers=[{**WAIVER, "expires": "2025-06-01"}]), CONTEXT)

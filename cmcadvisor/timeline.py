@@ -49,6 +49,9 @@ ACHIEVED_FROM_STAGE = {
     "bla_approval": 6,
     "commercial_launch": 6,
 }
+# Activities that exist once per item (one study per change, one order per piece of equipment);
+# every other activity exists once per program, whichever item asked for it.
+PER_ITEM = frozenset({"comparability_study", "long_lead_equipment"})
 CHANGE_DEADLINE = {
     "before_pivotal": "pivotal_start",
     "during_pivotal": "bla_submission",
@@ -75,7 +78,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Earliest and latest start and finish (ordinal days) and slack of every node."""
+    """Earliest and latest start and finish (ordinal days) and slack of every node.
+
+    Slack is negative where a deadline (an activity's due date or a milestone's target) cannot
+    be met; the critical path is the chain of least slack.
+    """
 
     es: dict[str, int]
     ef: dict[str, int]
@@ -123,26 +130,28 @@ def schedule(graph: nx.DiGraph[str], start: int) -> Schedule:
         latest = end
         for succ in graph.successors(node):
             latest = min(latest, ls[succ] - int(graph.edges[node, succ].get("lag", 0)))
+        if data.get("due") is not None:
+            latest = min(latest, int(data["due"]))  # a deadline: negative slack means late
         if data.get("fixed") is not None:
             latest = ef[node]
-        lf[node] = max(latest, ef[node])
-        ls[node] = lf[node] - (ef[node] - es[node])
-    return Schedule(es, ef, ls, lf, _critical_path(graph, es, ef, ls, end))
+        lf[node] = latest
+        ls[node] = latest - (ef[node] - es[node])
+    return Schedule(es, ef, ls, lf, _critical_path(graph, es, ef, ls))
 
 
-def _critical_path(
-    graph: nx.DiGraph[str], es: Mapping[str, int], ef: Mapping[str, int], ls: Mapping[str, int], end: int
-) -> list[str]:
-    finals = sorted(n for n in graph.nodes if ef[n] == end and ls[n] == es[n])
-    if not finals:
+def _critical_path(graph: nx.DiGraph[str], es: Mapping[str, int], ef: Mapping[str, int], ls: Mapping[str, int]) -> list[str]:
+    """The chain of least-slack nodes that drives the latest of them (deterministic)."""
+    if not es:
         return []
-    path = [finals[0]]
+    least = min(ls[n] - es[n] for n in graph.nodes)
+    tight = [n for n in graph.nodes if ls[n] - es[n] == least]
+    path = [sorted(tight, key=lambda n: (-ef[n], n))[0]]
     while True:
         node = path[-1]
         driving = sorted(
             p
             for p in graph.predecessors(node)
-            if ef[p] + int(graph.edges[p, node].get("lag", 0)) == es[node] and ls[p] == es[p] and p not in path
+            if ef[p] + int(graph.edges[p, node].get("lag", 0)) == es[node] and ls[p] - es[p] == least and p not in path
         )
         if not driving:
             break
@@ -251,9 +260,18 @@ def build_timeline(
         for base in rule.spec.then.requires:
             if base not in kb.activities:
                 continue
-            wanted.setdefault(base, {}).setdefault(firing.item, set()).add(rule.id)
+            key = firing.item if base in PER_ITEM else None
+            wanted.setdefault(base, {}).setdefault(key, set()).add(rule.id)
             for milestone in rule.spec.then.before:
-                befores.setdefault((base, firing.item), set()).add((milestone, rule.id))
+                befores.setdefault((base, key), set()).add((milestone, rule.id))
+    for base in PER_ITEM & set(wanted):
+        # a program-level request for a per-item activity is met by the item instances
+        if None in wanted[base] and len(wanted[base]) > 1:
+            extra_rules = wanted[base].pop(None)
+            extra_befores = befores.pop((base, None), set())
+            for key in wanted[base]:
+                wanted[base][key] |= extra_rules
+                befores.setdefault((base, key), set()).update(extra_befores)
     # Comparability studies and equipment orders are per item: their deadlines come from the item.
     changes = facts.collections.get("manufacturing.planned_changes", ())
     equipment = facts.collections.get("supply_chain.equipment", ())
@@ -350,7 +368,8 @@ def _graph(plan: _Plan, achieved: Iterable[str]) -> nx.DiGraph[str]:
     fixed = set(achieved)
     graph: nx.DiGraph[str] = nx.DiGraph()
     for node in plan.nodes.values():
-        graph.add_node(node.id, duration=node.duration, not_before=node.not_before, fixed=node.fixed)
+        due = node.due if node.due is not None else (node.not_before if node.milestone else None)
+        graph.add_node(node.id, duration=node.duration, not_before=node.not_before, fixed=node.fixed, due=due)
     for (a, b), data in sorted(plan.edges.items()):
         if a not in plan.nodes or b not in plan.nodes or b in fixed:
             continue  # an edge into a milestone that already happened cannot move it
@@ -422,7 +441,7 @@ def _to_timeline(
                 start=_iso(result.es[node_id]) if node.status != "complete" else None,
                 finish=_iso(result.ef[node_id]) if node.status != "complete" else None,
                 slack_days=slack if node.status != "complete" else None,
-                critical=slack == 0 and node.status != "complete",
+                critical=slack <= 0 and node.status != "complete",
                 depends_on=sorted(graph.predecessors(node_id)),
                 rules=sorted(node.rules),
                 duration_days=node.duration,

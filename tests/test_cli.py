@@ -190,3 +190,27 @@ def test_installed_console_script(tmp_path: Path) -> None:
     bad.write_text("schema_version: 1\nprogram: {id: x, name: y}\nproduct: {vector: nope}\n")
     proc = subprocess.run([script, "assess", str(bad)], capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 2 and "bad.yaml:3: product.vector" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_rule_docs_are_up_to_date(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["rules", "docs", "--check", "--output", str(ROOT / "docs" / "rules")])
+    assert result.exit_code == 0, "docs/rules is stale: run `cmcadvisor rules docs`\n" + result.output
+
+
+def test_rules_list_covers_every_topic_and_is_cited(runner: CliRunner) -> None:
+    from cmcadvisor.models.rule import TOPICS
+
+    listed = json.loads(runner.invoke(cli, ["rules", "list", "--format", "json"]).output)
+    assert len(listed) >= 200
+    assert all(rule["citations"] for rule in listed)
+    covered = {topic for rule in listed for topic in rule["topics"]}
+    assert set(TOPICS) <= covered, sorted(set(TOPICS) - covered)
+
+
+def test_all_twelve_pathways_for_three_regions(runner: CliRunner) -> None:
+    doc = _assess(runner, str(ROOT / "tests" / "programs" / "kitchen_sink.yaml"))
+    pathways = {p["id"]: p for p in doc["pathways"]}  # type: ignore[union-attr]
+    assert len(pathways) == 12
+    decided = [p for p in pathways.values() if p["status"] != "undetermined"]
+    assert len(decided) >= 10, [p["id"] for p in pathways.values() if p["status"] == "undetermined"]
+    assert all(p["rationale"] for p in pathways.values())

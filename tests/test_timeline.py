@@ -58,6 +58,14 @@ def test_lags_and_start_no_earlier_than() -> None:
     assert s.slack("qualify") == 13
 
 
+def test_deadlines_give_negative_slack() -> None:
+    graph = _graph({"order": 30, "use": 10}, [("order", "use", 0)])
+    graph.nodes["use"]["due"] = D0 + 35  # needs 40 days: 5 days late
+    s = schedule(graph, D0)
+    assert (s.slack("order"), s.slack("use")) == (-5, -5)
+    assert s.critical_path == ["order", "use"]
+
+
 def test_fixed_nodes_do_not_move() -> None:
     graph = _graph({"done": 0, "next": 4}, [("done", "next", 0)])
     graph.nodes["done"]["fixed"] = D0 - 100
@@ -116,6 +124,7 @@ def test_late_freezer_is_in_late() -> None:
     freezer = next(a for a in timeline.activities if a.id.startswith("long_lead_equipment"))
     assert freezer.id in timeline.late
     assert freezer.due == "2027-03-01" and freezer.finish == "2027-05-26" and freezer.late_by_days == 86
+    assert freezer.slack_days == -86 and freezer.critical and timeline.critical_path == [freezer.id]
 
 
 def test_cdmo_program_schedules_tech_transfer() -> None:

@@ -56,6 +56,25 @@ def render_table(result: AssessmentResult, *, color: bool = False, width: int = 
         findings.add_row(Text(f.id), Text(f.severity, style=_SEVERITY_STYLE[f.severity]), Text(f.rule), Text(label))
     console.print(findings)
 
+    mob = result.make_or_buy
+    console.print(Text(f"Make or buy: {mob.recommendation} ({mob.confidence} confidence)", style="bold"))
+    factors = Table(box=box.SIMPLE, expand=True)
+    factors.add_column("consideration", no_wrap=True)
+    factors.add_column("favours", no_wrap=True)
+    factors.add_column("reason", ratio=1)
+    for factor in mob.factors:
+        factors.add_row(Text(factor.id), Text(factor.favours), Text(factor.reason))
+    console.print(factors)
+    if mob.would_flip_if:
+        console.print(Text("Would change if: " + "; ".join(mob.would_flip_if)))
+    timeline = result.timeline
+    late = ", ".join(timeline.late) or "nothing"
+    console.print(Text(f"Timeline: critical path {' > '.join(timeline.critical_path) or '-'}; late: {late}"))
+    waived = [f for f in result.findings if f.status == "waived"]
+    if waived:
+        console.print(Text("Risks accepted (waived): " + ", ".join(f"{f.id} {f.rule}" for f in waived)))
+    if result.audit.waivers_unused:
+        console.print(Text("Unused waivers: " + ", ".join(result.audit.waivers_unused)))
     if result.questions:
         questions = Table(title="Questions (most valuable first)", box=box.SIMPLE, expand=True)
         questions.add_column("#", no_wrap=True)

@@ -119,7 +119,7 @@ def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowled
 
 @cli.command()
 @click.argument("program", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table", show_default=True)
 @click.option(
     "--output",
     "-o",
@@ -144,6 +144,14 @@ def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowled
     default=None,
     help="Also write an audit record (JSON) here.",
 )
+@click.option("--auditor", is_flag=True, help="HTML: show each finding's trace (rule, facts, sources) inline.")
+@click.option(
+    "--templates",
+    "templates_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="A folder of templates that override the packaged ones (rendered in a sandbox).",
+)
 @click.pass_context
 def assess(
     ctx: click.Context,
@@ -154,6 +162,8 @@ def assess(
     fail_on: str | None,
     overrides: tuple[str, ...],
     audit_path: Path | None,
+    auditor: bool,
+    templates_dir: Path | None,
 ) -> None:
     """Assess PROGRAM: pathways, findings, make-or-buy, timeline, questions and the audit trail."""
     from cmcadvisor.render import render
@@ -164,13 +174,14 @@ def assess(
         context = api.load_context(options)
         result = api.assess_file(program, options, context)
         color = output is None and fmt == "table" and sys.stdout.isatty()
-        text = render(result, fmt, color=color)  # type: ignore[arg-type]
+        templates = str(templates_dir) if templates_dir else None
+        text = render(result, fmt, color=color, auditor=auditor, templates=templates)  # type: ignore[arg-type]
         _emit(text, output, [program])
         if audit_path is not None:
             from cmcadvisor import audit
             from cmcadvisor.validation import read_program
 
-            plain = render(result, fmt) if color else text  # type: ignore[arg-type]
+            plain = render(result, fmt, auditor=auditor, templates=templates) if color else text  # type: ignore[arg-type]
             record = audit.build_record(
                 program,
                 read_program(program, overrides=overrides)[0],

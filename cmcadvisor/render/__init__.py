@@ -10,12 +10,20 @@ from typing import Literal, assert_never
 
 from cmcadvisor.models.result import AssessmentResult
 
-Format = Literal["json", "markdown", "table"]
-FORMATS: tuple[str, ...] = ("table", "json", "markdown")
+Format = Literal["json", "markdown", "table", "html"]
+FORMATS: tuple[str, ...] = ("table", "json", "markdown", "html")
 
 
-def render(result: AssessmentResult, fmt: Format, *, color: bool = False, width: int = 100) -> str:
-    """The assessment in the requested format."""
+def render(
+    result: AssessmentResult,
+    fmt: Format,
+    *,
+    color: bool = False,
+    width: int = 100,
+    auditor: bool = False,
+    templates: str | None = None,
+) -> str:
+    """The assessment in the requested format (``templates``: an organisation's override folder)."""
     if fmt == "json":
         from cmcadvisor.render.as_json import render_json
 
@@ -23,7 +31,16 @@ def render(result: AssessmentResult, fmt: Format, *, color: bool = False, width:
     if fmt == "markdown":
         from cmcadvisor.render.templating import render_template
 
-        return render_template("assessment.md.j2", result=result)
+        return render_template("assessment.md.j2", templates, result=result)
+    if fmt == "html":
+        from markupsafe import Markup
+
+        from cmcadvisor.render.gantt import gantt
+        from cmcadvisor.render.templating import render_html_template
+
+        svg = gantt(result, "svg").decode("utf-8") if result.timeline.activities or result.timeline.milestones else ""
+        svg = svg[svg.find("<svg") :] if "<svg" in svg else ""
+        return render_html_template("assessment.html.j2", templates, result=result, auditor=auditor, gantt_svg=Markup(svg))
     if fmt == "table":
         from cmcadvisor.render.as_table import render_table
 

@@ -14,6 +14,7 @@ import re
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from cmcadvisor.errors import UserInputError
 from cmcadvisor.loader import data_dir
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
@@ -28,11 +29,18 @@ def escape_markdown(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def _loader(override: str | None) -> jinja2.BaseLoader:
+    """The organisation's templates first (when given), then the packaged ones; ``default:`` reaches the latter."""
+    packaged = jinja2.FileSystemLoader(str(data_dir("templates")))
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(override)] if override else []
+    return jinja2.ChoiceLoader([*loaders, packaged, jinja2.PrefixLoader({"default": packaged}, delimiter=":")])
+
+
 @functools.cache
-def environment() -> jinja2.Environment:
-    """The sandboxed Markdown environment over the packaged templates."""
+def environment(override: str | None = None) -> jinja2.Environment:
+    """The sandboxed Markdown environment over the packaged templates (and a --templates folder)."""
     env = SandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+        loader=_loader(override),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         finalize=escape_markdown,
@@ -50,6 +58,37 @@ def _tojson(value: object) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def render_template(name: str, **context: object) -> str:
-    """Render one template with the given context."""
-    return environment().get_template(name).render(**context)
+def _render(env: jinja2.Environment, name: str, override: str | None, context: dict[str, object]) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateError as exc:
+        if override is None:
+            raise  # a packaged template is broken: an internal error
+        where = getattr(exc, "filename", None) or name
+        line = getattr(exc, "lineno", None)
+        raise UserInputError.single(str(where), f"template error: {exc.message or type(exc).__name__}", line=line) from None
+
+
+def render_template(name: str, override: str | None = None, **context: object) -> str:
+    """Render one Markdown template with the given context."""
+    return _render(environment(override), name, override, context)
+
+
+@functools.cache
+def html_environment(override: str | None = None) -> jinja2.Environment:
+    """The sandboxed, autoescaping HTML environment (optionally over a --templates folder)."""
+    env = SandboxedEnvironment(
+        loader=_loader(override),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["tojson"] = _tojson
+    return env
+
+
+def render_html_template(name: str, override: str | None = None, **context: object) -> str:
+    """Render one HTML template; every value is HTML-escaped unless marked safe by our own code."""
+    return _render(html_environment(override), name, override, context)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from cmcadvisor.cli import cli
-from conftest import ROOT
 
 CAR_T = ROOT / "examples" / "car-t-autologous.yaml"
 SECTIONS = ("summary", "pathways", "findings", "accepted", "make-or-buy", "timeline", "risks", "questions", "reproduce")

@@ -40,7 +40,9 @@ def render(
 
         svg = gantt(result, "svg").decode("utf-8") if result.timeline.activities or result.timeline.milestones else ""
         svg = svg[svg.find("<svg") :] if "<svg" in svg else ""
-        return render_html_template("assessment.html.j2", templates, result=result, auditor=auditor, gantt_svg=Markup(svg))
+        # matplotlib writes the SVG and escapes every text it draws (tested with hostile names)
+        chart = Markup(svg)  # noqa: S704
+        return render_html_template("assessment.html.j2", templates, result=result, auditor=auditor, gantt_svg=chart)
     if fmt == "table":
         from cmcadvisor.render.as_table import render_table
 

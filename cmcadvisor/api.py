@@ -167,7 +167,6 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         make_or_buy=build_make_or_buy(
             pack,
             kb,
-            context.engine,
             facts,
             fired_ids,
             verdicts,

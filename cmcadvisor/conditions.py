@@ -10,7 +10,7 @@ it must not evaluate anything against a program.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cmcadvisor.models.rule import AllOf, AnyOf, Condition, Leaf, NotOf
 
@@ -35,28 +35,26 @@ ITEM_MARK = "[]."
 
 @dataclass(frozen=True)
 class Lit:
-    """A literal: one test of one fact. ``value`` is a scalar, a tuple of scalars or None."""
+    """A literal: one test of one fact. ``value`` is a scalar, a tuple of scalars or None.
+
+    ``collection`` / ``item_field`` split ``manufacturing.planned_changes[].kind`` into
+    ``manufacturing.planned_changes`` and ``kind``; ``derived`` is the name in ``derived.<name>``.
+    They are computed once, since evaluation reads them for every program.
+    """
 
     fact: str
     op: str
     value: Value | tuple[Value, ...] | None
+    collection: str | None = field(init=False, compare=False, repr=False)
+    item_field: str | None = field(init=False, compare=False, repr=False)
+    derived: str | None = field(init=False, compare=False, repr=False)
 
-    @property
-    def collection(self) -> str | None:
-        """``manufacturing.planned_changes`` for ``manufacturing.planned_changes[].kind``."""
-        head, mark, _ = self.fact.partition(ITEM_MARK)
-        return head if mark else None
-
-    @property
-    def item_field(self) -> str | None:
-        """``kind`` for ``manufacturing.planned_changes[].kind``."""
-        _, mark, tail = self.fact.partition(ITEM_MARK)
-        return tail if mark else None
-
-    @property
-    def derived(self) -> str | None:
-        """The derived fact name for ``derived.<name>`` literals."""
-        return self.fact[len(DERIVED_PREFIX) :] if self.fact.startswith(DERIVED_PREFIX) else None
+    def __post_init__(self) -> None:
+        head, mark, tail = self.fact.partition(ITEM_MARK)
+        object.__setattr__(self, "collection", head if mark else None)
+        object.__setattr__(self, "item_field", tail if mark else None)
+        derived = self.fact[len(DERIVED_PREFIX) :] if self.fact.startswith(DERIVED_PREFIX) else None
+        object.__setattr__(self, "derived", derived)
 
 
 @dataclass(frozen=True)

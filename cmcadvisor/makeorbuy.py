@@ -3,8 +3,11 @@
 Each ``kind: factor`` rule that fires votes for in-house or CDMO on one consideration with a
 strength of 1 to 3. A factor's net vote (capped at 3 either way, scaled to -1..+1) times its
 weight from ``knowledge/make_or_buy.yaml`` adds up to the score. ``would_flip_if`` is found by
-re-running the factor rules on the engine with one fact changed at a time, at the boundaries
-the factor rules themselves test: it is computed, never written by hand. This module formats
+re-evaluating the factor rules (and the rules they chain on) with one fact changed at a time, at
+the boundaries the factor rules themselves test: it is computed, never written by hand. The
+what-ifs run on the pure-Python evaluator, the engine's tested oracle, because dozens of them
+per program would cost far more on durable-rules; the recommendation itself uses the engine's
+firings. This module formats
 no prose beyond the rules' own messages.
 """
 
@@ -14,12 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cmcadvisor.conditions import CompiledRule, Lit, literals
-from cmcadvisor.engine import Engine
 from cmcadvisor.facts import FactSet, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
 from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor
 from cmcadvisor.models.rule import MAKE_OR_BUY_FACTORS
-from cmcadvisor.reference_eval import Truth, Verdict
+from cmcadvisor.reference_eval import Truth, Verdict, run_fixpoint
 from cmcadvisor.registry import LoadedRule, RulePack
 
 MAX_FLIPS = 12
@@ -49,8 +51,17 @@ def _dependencies(pack: RulePack, rules: Sequence[LoadedRule]) -> tuple[Compiled
     return tuple(chosen[key].compiled for key in sorted(chosen))
 
 
+def _by_factor(pack: RulePack) -> dict[str, list[LoadedRule]]:
+    groups: dict[str, list[LoadedRule]] = {factor: [] for factor in MAKE_OR_BUY_FACTORS}
+    for rule in _factor_rules(pack):
+        vote = rule.spec.then.make_or_buy
+        assert vote is not None
+        groups[vote.factor].append(rule)
+    return groups
+
+
 def _score(
-    pack: RulePack,
+    groups: Mapping[str, list[LoadedRule]],
     kb: KnowledgeBase,
     fired: set[str],
     verdicts: Mapping[str, Verdict] | None,
@@ -59,13 +70,12 @@ def _score(
     config = kb.make_or_buy
     weights: dict[str, float] = {str(k): v for k, v in config.weights.items()}
     total = sum(weights.get(f, 0.0) for f in MAKE_OR_BUY_FACTORS) or 1.0
-    rules = _factor_rules(pack)
     factors: list[MakeOrBuyFactor] = []
     score = 0.0
     known = 0
     for factor in MAKE_OR_BUY_FACTORS:
         weight = weights.get(factor, 0.0) / total
-        mine = [r for r in rules if r.spec.then.make_or_buy and r.spec.then.make_or_buy.factor == factor]
+        mine = groups[factor]
         voting = [r for r in mine if r.id in fired]
         net = 0
         for rule in voting:
@@ -106,6 +116,27 @@ def _score(
     else:
         confidence = "medium"
     return _Score(recommendation, confidence, factors)
+
+
+def _recommend(groups: Mapping[str, list[LoadedRule]], kb: KnowledgeBase, fired: set[str]) -> str:
+    """The recommendation alone (what-if runs), by the same arithmetic as :func:`_score`."""
+    weights = {str(k): v for k, v in kb.make_or_buy.weights.items()}
+    total = sum(weights.get(f, 0.0) for f in MAKE_OR_BUY_FACTORS) or 1.0
+    score, known = 0.0, 0
+    for factor in MAKE_OR_BUY_FACTORS:
+        mine = groups[factor]
+        net = 0
+        for rule in mine:
+            vote = rule.spec.then.make_or_buy
+            if rule.id in fired and vote is not None:
+                net += vote.strength if vote.favours == "in_house" else -vote.strength
+        if mine:  # as in _score without verdicts: a factor with rules is known, voting or neutral
+            known += 1
+        score += weights.get(factor, 0.0) / total * max(-3, min(3, net)) / 3
+    thresholds = kb.make_or_buy.thresholds
+    if known < thresholds.min_known_factors:
+        return "undetermined"
+    return "in_house" if score > thresholds.decide else "cdmo" if score < -thresholds.decide else "hybrid"
 
 
 def _candidates(rules: Sequence[LoadedRule], facts: FactSet) -> list[tuple[str, Value]]:
@@ -150,22 +181,42 @@ def _describe(fact: str, value: Value, current: Value | tuple[str, ...] | None) 
 def build_make_or_buy(
     pack: RulePack,
     kb: KnowledgeBase,
-    engine: Engine,
     facts: FactSet,
     fired: set[str],
     verdicts: Mapping[str, Verdict],
     message: Callable[[LoadedRule, FactSet], str],
 ) -> MakeOrBuy:
     """The recommendation with its factors, and the single-fact changes that would flip it."""
-    base = _score(pack, kb, fired, verdicts, lambda rule: message(rule, facts))
+    groups = _by_factor(pack)
+    base = _score(groups, kb, fired, verdicts, lambda rule: message(rule, facts))
     rules = _factor_rules(pack)
     sub_pack = _dependencies(pack, rules)
+    by_fact: dict[str, list[CompiledRule]] = {}
+    consumers: dict[str, list[CompiledRule]] = {}
+    for rule in sub_pack:
+        for name in rule.shape.facts:
+            by_fact.setdefault(name, []).append(rule)
+        for name in rule.shape.derived:
+            consumers.setdefault(name, []).append(rule)
+    base_fired = {rule.id for rule in sub_pack if rule.id in fired}
     flips: dict[str, tuple[float, str]] = {}
     for fact, value in _candidates(rules, facts):
         changed = replace(facts, scalars={**facts.scalars, fact: value})
-        run = engine.run(sub_pack, changed)
-        outcome = _score(pack, kb, {f.rule for f in run.firings}, None, lambda rule: "")
-        if outcome.recommendation == base.recommendation or outcome.recommendation == "undetermined":
+        # Only the rules that test the changed fact, and those chained on what they derive, can change.
+        affected = {rule.id: rule for rule in by_fact.get(fact, [])}
+        frontier = list(affected.values())
+        while frontier:
+            for name in frontier.pop().derives:
+                for rule in consumers.get(name, []):
+                    if rule.id not in affected:
+                        affected[rule.id] = rule
+                        frontier.append(rule)
+        kept = base_fired - set(affected)
+        given = {name for rule in sub_pack if rule.id in kept for name in rule.derives}
+        firings, _ = run_fixpoint([affected[k] for k in sorted(affected)], changed, given)
+        now = kept | {f.rule for f in firings}
+        recommendation = _recommend(groups, kb, now)
+        if recommendation in (base.recommendation, "undetermined"):
             continue
         current = facts.get(fact)
         distance = (
@@ -173,7 +224,7 @@ def build_make_or_buy(
             if isinstance(value, int | float) and isinstance(current, int | float) and not isinstance(value, bool)
             else 0.0
         )
-        text = f"{_describe(fact, value, current)} (gives {outcome.recommendation})"
+        text = f"{_describe(fact, value, current)} (gives {recommendation})"
         if fact not in flips or distance < flips[fact][0]:
             flips[fact] = (distance, text)
     would_flip = [text for _, text in sorted(flips.values(), key=lambda t: t[1])][:MAX_FLIPS]

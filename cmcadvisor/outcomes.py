@@ -90,23 +90,31 @@ def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> d
     return dict(sorted(out.items()))
 
 
+_CITATION_REFS: dict[tuple[str, str], CitationRef] = {}
+
+
 def cite(kb: KnowledgeBase, ids: Sequence[str]) -> list[CitationRef]:
-    """Resolve citation ids (references are checked at load time)."""
+    """Resolve citation ids (references are checked at load time); refs are frozen, so shared."""
     refs = []
     for cid in ids:
+        key = (kb.sha256, cid)
+        cached = _CITATION_REFS.get(key)
+        if cached is not None:
+            refs.append(cached)
+            continue
         c = kb.citations[cid]
-        refs.append(
-            CitationRef(
-                id=c.id,
-                title=c.title,
-                issuer=c.issuer,
-                year=c.year,
-                section=c.section,
-                status=c.status,
-                confidence=c.confidence,
-                url=c.url,
-            )
+        ref = CitationRef(
+            id=c.id,
+            title=c.title,
+            issuer=c.issuer,
+            year=c.year,
+            section=c.section,
+            status=c.status,
+            confidence=c.confidence,
+            url=c.url,
         )
+        _CITATION_REFS[key] = ref
+        refs.append(ref)
     return refs
 
 

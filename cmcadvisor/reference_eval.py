@@ -94,8 +94,52 @@ def _lookup(lit: Lit, facts: FactSet, item: Item | None, item_index: int | None)
     return value is not None, value, lit.fact
 
 
+def _truth(node: Node, facts: FactSet, item: Item | None) -> int:
+    """The Kleene truth alone (0 false, 1 unknown, 2 true): the fast path of every evaluation."""
+    if isinstance(node, Lit):
+        field_name = node.item_field
+        value: Value | tuple[str, ...] | None
+        if field_name is not None:
+            value = item.get(field_name) if item is not None else None
+        else:
+            value = facts.scalars.get(node.fact)
+            if value is None:
+                value = facts.lists.get(node.fact)
+        op = node.op
+        if op == "exists":
+            return 0 if value is None else 2
+        if op == "missing":
+            return 2 if value is None else 0
+        if value is None:
+            return 1
+        return 2 if test_literal(node, value) else 0
+    if isinstance(node, And):
+        result = 2
+        for child in node.children:
+            truth = _truth(child, facts, item)
+            if truth == 0:
+                return 0
+            result = min(result, truth)
+        return result
+    result = 0
+    for child in node.children:
+        truth = _truth(child, facts, item)
+        if truth == 2:
+            return 2
+        result = max(result, truth)
+    return result
+
+
 def evaluate_node(node: Node, facts: FactSet, item: Item | None = None, item_index: int | None = None) -> Verdict:
     """Kleene evaluation of a condition tree against a program and, optionally, one item."""
+    fast = _truth(node, facts, item)
+    if fast != 1:
+        return Verdict(Truth(fast))
+    return _evaluate_unknown(node, facts, item, item_index)
+
+
+def _evaluate_unknown(node: Node, facts: FactSet, item: Item | None, item_index: int | None) -> Verdict:
+    """The slow path, for unknown results: which missing facts keep the condition open."""
     if isinstance(node, Lit):
         present, value, name = _lookup(node, facts, item, item_index)
         if node.op == "exists":
@@ -106,7 +150,7 @@ def evaluate_node(node: Node, facts: FactSet, item: Item | None = None, item_ind
             return Verdict(Truth.UNKNOWN, {name})
         assert isinstance(value, bool | int | float | str | tuple)
         return Verdict(Truth.TRUE if test_literal(node, value) else Truth.FALSE)
-    verdicts = [evaluate_node(child, facts, item, item_index) for child in node.children]
+    verdicts = [_evaluate_unknown(child, facts, item, item_index) for child in node.children]
     if isinstance(node, And):
         truth = min(v.truth for v in verdicts)
     else:
@@ -204,8 +248,9 @@ def classify(rules: Sequence[CompiledRule], facts: FactSet, derived_true: Iterab
     """
     true_set = set(derived_true)
     unknown: set[str] = set()
+    verdicts = {rule.id: evaluate_rule(rule, facts, true_set, unknown)[0] for rule in rules}
+    chained = [rule for rule in rules if rule.shape.derived]  # only these can change in later rounds
     while True:
-        verdicts = {rule.id: evaluate_rule(rule, facts, true_set, unknown)[0] for rule in rules}
         grown = set(unknown)
         for rule in rules:
             if verdicts[rule.id].truth == Truth.UNKNOWN:
@@ -213,3 +258,5 @@ def classify(rules: Sequence[CompiledRule], facts: FactSet, derived_true: Iterab
         if grown == unknown:
             return verdicts
         unknown = grown
+        for rule in chained:
+            verdicts[rule.id] = evaluate_rule(rule, facts, true_set, unknown)[0]

@@ -8,6 +8,7 @@ evaluate rules or check references into the knowledge base (that is :mod:`ruleli
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,14 +48,18 @@ class RulePack:
     by_id: dict[str, LoadedRule] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def active(self) -> tuple[LoadedRule, ...]:
         """Rules with status ``active``: the ones evaluated."""
         return tuple(rule for rule in self.rules if rule.spec.status == "active")
 
+    @functools.cached_property
+    def _compiled_active(self) -> tuple[CompiledRule, ...]:
+        return tuple(rule.compiled for rule in self.active)
+
     def compiled_active(self) -> tuple[CompiledRule, ...]:
         """The compiled active rules, in id order."""
-        return tuple(rule.compiled for rule in self.active)
+        return self._compiled_active
 
     def resolve(self, rule_id: str) -> LoadedRule | None:
         """A rule by id or by one of its aliases."""

@@ -334,6 +334,64 @@ def explain(
 
 
 @cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here (atomically).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
+@click.option("--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD for every program.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(list(SEVERITY_RANK)[:-1]),
+    default=None,
+    help="Exit 1 when any program has an open finding at or above this.",
+)
+@click.pass_context
+def portfolio(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str,
+    output: Path | None,
+    jobs: int,
+    as_of: datetime.date | None,
+    fail_on: str | None,
+) -> None:
+    """Assess many program files (folders or files): a summary per program; one bad file does not stop the rest.
+
+    Exit codes: 0 all assessed; 1 findings at or above --fail-on; 2 one or more files failed.
+    """
+    from cmcadvisor import portfolio as portfolio_run
+    from cmcadvisor.render import portfolio_formats
+
+    with user_errors(ctx.find_root().params["debug"]):
+        options = _options(ctx, as_of)
+        files = portfolio_run.collect(list(paths))
+        keep = fmt == "json"
+        show = sys.stderr.isatty()
+        if show:  # a progress bar only for a person watching a terminal; never on stdout
+            with click.progressbar(length=len(files), label="assessing", file=sys.stderr) as bar:
+                outcomes = list(portfolio_run.run(files, options, jobs=jobs, keep_results=keep, progress=bar.update))
+        else:
+            outcomes = list(portfolio_run.run(files, options, jobs=jobs, keep_results=keep))
+        if fmt == "json":
+            text = portfolio_formats.portfolio_json(outcomes)
+        elif fmt == "csv":
+            text = portfolio_formats.portfolio_csv(outcomes)
+        elif fmt == "html":
+            text = portfolio_formats.portfolio_html(outcomes)
+        else:
+            text = portfolio_formats.portfolio_table(outcomes, color=output is None and sys.stdout.isatty())
+        _emit(text, output, files)
+    if any(not o.ok for o in outcomes):
+        sys.exit(EXIT_USAGE)
+    if fail_on:
+        threshold = SEVERITY_RANK[fail_on]
+        for o in outcomes:
+            counts = (o.summary or {}).get("open_findings", {})
+            if any(count and SEVERITY_RANK[sev] <= threshold for sev, count in counts.items()):
+                sys.exit(EXIT_FINDINGS)
+
+
+@cli.command()
 @click.argument("old", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("new", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from programgen import random_program
 
 from cmcadvisor import api
 from cmcadvisor.cli import cli
-from programgen import random_program
 
 COUNT = 300
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cmcadvisor import api
-from cmcadvisor.errors import CmcAdvisorError, UserInputError, UsageError
+from cmcadvisor.errors import CmcAdvisorError, UsageError, UserInputError
 from cmcadvisor.models.result import AssessmentResult
 
 SUFFIXES = (".yaml", ".yml", ".json")

@@ -163,3 +163,188 @@ class PathwaysFile(_Model):
     """``knowledge/pathways.yaml``."""
 
     pathways: list[Pathway]
+
+
+# ---------------------------------------------------------------- FDA meetings and CTD sections
+
+MEETING_TYPE_IDS: tuple[str, ...] = ("interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d")
+MeetingTypeId = Literal["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]
+MilestoneId = Literal[
+    "ind_submission",
+    "first_patient_dosed",
+    "eop2_meeting",
+    "pivotal_start",
+    "pre_bla_meeting",
+    "bla_submission",
+    "bla_approval",
+    "commercial_launch",
+]
+StageId = Literal["preclinical", "phase1", "phase2", "pivotal", "bla_preparation", "bla_under_review", "approved"]
+Discipline = Literal["cmc", "nonclinical", "clinical", "regulatory", "business"]
+Days = Annotated[StrictInt, Field(ge=0, le=365)]
+
+
+class PackageWithRequest(_Model):
+    """The meeting package goes in with the meeting request."""
+
+    with_request: Literal[True]
+    rule: Annotated[StrictStr, Field(min_length=5, max_length=300)]
+
+
+class PackageBefore(_Model):
+    """The meeting package is due no later than N days before the meeting."""
+
+    days_before: Annotated[StrictInt, Field(ge=1, le=365)]
+    rule: Annotated[StrictStr, Field(min_length=5, max_length=300)]
+
+
+PackageTiming = PackageWithRequest | PackageBefore
+
+
+class SponsorReply(_Model):
+    """When the sponsor answers FDA's preliminary responses."""
+
+    rule: Annotated[StrictStr, Field(min_length=5, max_length=300)]
+    days_after_preliminary: Days | None = None
+    days_before_meeting: Days | None = None
+
+
+class MeetingMilestones(_Model):
+    """How a meeting type relates to the program's clinical.milestones."""
+
+    planned: MilestoneId | None = None  # the milestone that holds this meeting's planned date
+    before: MilestoneId | None = None  # the meeting should be held before this milestone
+    request_months_before: Annotated[StrictInt, Field(ge=1, le=24)] | None = None  # request >= N months before `before`
+    request_basis: StrictStr | None = Field(None, max_length=400)
+
+
+class MeetingType(_Model):
+    """One FDA formal meeting type (PDUFA VII meeting management), by its contract id."""
+
+    id: MeetingTypeId
+    name: Annotated[StrictStr, Field(min_length=3, max_length=120)]
+    fda_category: Annotated[StrictStr, Field(min_length=3, max_length=60)]
+    category_note: StrictStr | None = Field(None, max_length=600)
+    purpose: Annotated[StrictStr, Field(min_length=10, max_length=800)]
+    reply_days: Days
+    meeting_within_days: Days
+    package: PackageTiming
+    package_alternative: StrictStr | None = Field(None, max_length=600)  # an open conflict (C1): the other reading
+    preliminary_responses_days_before: Days
+    preliminary_responses_guidance_days_before: Days | None = None  # an open conflict (C2): the guidance default
+    sponsor_reply: SponsorReply
+    meeting_minutes: Annotated[StrictInt, Field(ge=1, le=480)] | None = None
+    format_note: StrictStr | None = Field(None, max_length=300)
+    max_pages: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
+    topic_limit: Annotated[StrictInt, Field(ge=1, le=20)] | None = None
+    question_min: Annotated[StrictInt, Field(ge=1, le=50)] | None = None
+    question_limit: Annotated[StrictInt, Field(ge=1, le=50)] | None = None
+    discipline_limit: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
+    stages: Annotated[list[StageId], Field(min_length=1)]
+    milestones: MeetingMilestones | None = None
+    topics: Annotated[list[StrictStr], Field(min_length=1)]
+    milestone_phrase: Annotated[StrictStr, Field(min_length=5, max_length=200)]
+    assumptions: list[Annotated[StrictStr, Field(min_length=10, max_length=1000)]] = Field(default_factory=list)
+    confidence: Confidence
+    citations: Annotated[list[StrictStr], Field(min_length=1)]
+
+
+class OutlineEntry(_Model):
+    """One item of the meeting request or package outline, in the order FDA expects."""
+
+    id: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    title: Annotated[StrictStr, Field(min_length=3, max_length=200)]
+    note: StrictStr | None = Field(None, max_length=600)
+
+
+class CdrpSettings(_Model):
+    """Which findings signal a CDRP candidate, and what to say about its extra CMC meetings."""
+
+    rules: Annotated[list[StrictStr], Field(min_length=1)]
+    note: Annotated[StrictStr, Field(min_length=10, max_length=1200)]
+    citations: Annotated[list[StrictStr], Field(min_length=1)]
+
+
+class MeetingsFile(_Model):
+    """``knowledge/meetings.yaml``."""
+
+    basis: Annotated[StrictStr, Field(min_length=10)]
+    pdufa_vii_end: date
+    pdufa_note: Annotated[StrictStr, Field(min_length=10, max_length=800)]
+    scheduling_note: Annotated[StrictStr, Field(min_length=10, max_length=800)]
+    max_questions: Annotated[StrictInt, Field(ge=1, le=50)]
+    non_us_issuers: list[StrictStr] = Field(default_factory=list)
+    request_outline: Annotated[list[OutlineEntry], Field(min_length=1)]
+    package_outline: Annotated[list[OutlineEntry], Field(min_length=1)]
+    request_citations: list[StrictStr] = Field(default_factory=list)
+    cdrp: CdrpSettings
+    types: Annotated[list[MeetingType], Field(min_length=1)]
+
+
+class CtdSection(_Model):
+    """Where a contract topic goes in CTD Module 3, and which FDA discipline answers it."""
+
+    topic: StrictStr
+    label: Annotated[StrictStr, Field(min_length=3, max_length=120)]
+    discipline: Discipline
+    section: StrictStr | None = Field(None, pattern=r"^3\.[23][0-9A-Z.;–\- ]*$", max_length=120)
+    also: list[Annotated[StrictStr, Field(max_length=120)]] = Field(default_factory=list)
+    basis: Annotated[StrictStr, Field(min_length=3, max_length=600)]
+    sheet_mark: StrictStr | None = Field(None, max_length=60)
+    confidence: Confidence
+
+
+class CtdSectionsFile(_Model):
+    """``knowledge/ctd_sections.yaml``."""
+
+    citations: list[StrictStr] = Field(default_factory=list)
+    sections: list[CtdSection]
+
+
+RISK_CATEGORY_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+FindingKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency"]
+
+
+class RiskCategory(_Model):
+    """One category of the risk register: what the risk does, how to treat it and who owns it."""
+
+    name: Annotated[StrictStr, Field(min_length=3, max_length=120)]
+    topics: list[StrictStr] = Field(default_factory=list, max_length=40)
+    effect: Annotated[StrictStr, Field(min_length=10, max_length=1000)]
+    mitigation: Annotated[StrictStr, Field(min_length=10, max_length=1500)]
+    owner: Annotated[StrictStr, Field(min_length=2, max_length=120)]
+    trigger: Annotated[StrictStr, Field(min_length=10, max_length=800)]
+    citations: Annotated[list[StrictStr], Field(min_length=1, max_length=12)]
+    basis: Annotated[StrictStr, Field(min_length=10, max_length=1500)]
+
+
+class RiskScoring(_Model):
+    """How a finding's likelihood and impact (1 to 5 each) are derived: a cmcadvisor heuristic."""
+
+    basis: Annotated[StrictStr, Field(min_length=10, max_length=2000)]
+    impact_by_severity: dict[
+        Literal["critical", "high", "medium", "low", "info"],
+        Annotated[StrictInt, Field(ge=1, le=5)],
+    ]
+    likelihood_by_kind: dict[FindingKind, Annotated[StrictInt, Field(ge=1, le=5)]]
+    unverified_adjustment: Annotated[StrictInt, Field(ge=-4, le=0)] = -1
+    likelihood_floor: Annotated[StrictInt, Field(ge=1, le=5)] = 1
+
+
+class RiskSelection(_Model):
+    """Which findings enter the register."""
+
+    statuses: Annotated[list[Literal["open", "waived"]], Field(min_length=1)] = ["open", "waived"]
+    kinds: list[FindingKind] = ["risk", "gap", "inconsistency"]
+    kinds_if_severe: list[FindingKind] = ["requirement", "recommendation"]
+    severe: list[Literal["critical", "high", "medium", "low", "info"]] = ["critical", "high"]
+
+
+class RiskCategoriesFile(_Model):
+    """``knowledge/risk_categories.yaml``: the register's categories, selection and scoring."""
+
+    basis: Annotated[StrictStr, Field(min_length=10, max_length=2000)]
+    fallback: Annotated[StrictStr, Field(pattern=RISK_CATEGORY_ID_PATTERN)]
+    selection: RiskSelection = RiskSelection()
+    scoring: RiskScoring
+    categories: dict[Annotated[StrictStr, Field(pattern=RISK_CATEGORY_ID_PATTERN)], RiskCategory]

@@ -165,6 +165,14 @@ class MeetingQuestion(_Out):
     topics: list[str]
     ctd_section: str | None
     rules: list[str]
+    number: int = 0
+    discipline: str = "cmc"
+    context: str = ""
+    facts: dict[str, Scalar | list[str]] = Field(default_factory=dict)
+    sponsor_position: str = ""
+    finding: str | None = None
+    severity: Severity | None = None
+    citations: list[str] = Field(default_factory=list)
 
 
 class Meeting(_Out):
@@ -177,6 +185,24 @@ class Meeting(_Out):
     request_due: str | None
     package_due: str | None
     questions: list[MeetingQuestion]
+    name: str = ""
+    date_basis: str = ""
+    fda_reply_due: str | None = None
+    preliminary_responses_due: str | None = None
+    sponsor_reply_due: str | None = None
+    meeting_within_days: int | None = None
+    package_rule: str = ""
+    preliminary_responses_rule: str = ""
+    sponsor_reply_rule: str = ""
+    meeting_minutes: int | None = None
+    fit: Literal["fits", "check", "does_not_fit"] = "check"
+    fit_reasons: list[str] = Field(default_factory=list)
+    date_notes: list[str] = Field(default_factory=list)
+    limits: list[str] = Field(default_factory=list)
+    agenda: list[str] = Field(default_factory=list)
+    assumptions: list[str] = Field(default_factory=list)
+    cdrp: str | None = None
+    citations: list[str] = Field(default_factory=list)
 
 
 class Risk(_Out):
@@ -196,6 +222,9 @@ class Risk(_Out):
     trigger: str
     rules: list[str]
     topics: list[str]
+    status: Literal["open", "waived"] = "open"  # waived: accepted under an honoured waiver
+    finding: str | None = None  # the finding that raised the risk
+    citations: list[str] = Field(default_factory=list)
 
 
 class Question(_Out):

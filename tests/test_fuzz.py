@@ -71,7 +71,9 @@ def _mutate(data: dict[str, object], rng: random.Random) -> dict[str, object]:
     return data
 
 
-@settings(max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.integers(min_value=0, max_value=10**6), st.booleans())
 def test_programs_never_crash(tmp_path_factory: object, seed: int, corrupt: bool) -> None:
     rng = random.Random(seed)

@@ -22,7 +22,7 @@ from cmcadvisor.models.program import STAGES, ProgramFile
 Value = bool | int | float | str
 Item = dict[str, Value]
 # Collections that are program history or bookkeeping, not facts for rules.
-_NOT_FACTS = frozenset({"waivers", "timeline"})
+_NOT_FACTS = frozenset({"waivers", "timeline", "schema_version"})
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,17 @@ def test_differential_examples(example: object) -> None:
     assert _fired(DURABLE, rules, facts) == _fired(PYTHON, rules, facts)
 
 
+def test_differential_generated_rule_packs() -> None:
+    """Generated packs (item rules, chains, any-groups) over generated programs: identical firings."""
+    from rulegen import generate
+
+    for size, seed in ((120, 1), (300, 2)):
+        rules = generate(size, seed)
+        for program_seed in range(60):
+            facts = derive_facts(random_program(program_seed), AS_OF)
+            assert _fired(DURABLE, rules, facts) == _fired(PYTHON, rules, facts), (size, program_seed)
+
+
 def _synthetic_rules(count: int) -> tuple[CompiledRule, ...]:
     """Many rules that all match the same fact: more than one ruleset's worth."""
     rules = []

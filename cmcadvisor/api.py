@@ -35,6 +35,7 @@ from cmcadvisor.models.rule import SEVERITY_RANK
 from cmcadvisor.outcomes import build_outcomes, fill_message, matched_facts
 from cmcadvisor.reference_eval import Truth, classify
 from cmcadvisor.registry import RulePack, load_rulepack
+from cmcadvisor.risks import RiskCategories, build_risks, load_risk_categories
 from cmcadvisor.rulelint import check_references
 from cmcadvisor.timeline import build_timeline
 from cmcadvisor.validation import read_program
@@ -60,6 +61,7 @@ class Context:
     pack: RulePack
     kb: KnowledgeBase
     engine: Engine = field(repr=False)
+    risk_categories: RiskCategories = field(repr=False)
 
 
 def load_context(options: Options = Options()) -> Context:
@@ -67,7 +69,8 @@ def load_context(options: Options = Options()) -> Context:
     kb = load_knowledge(options.knowledge_dir)
     pack = load_rulepack(options.rules_dirs, builtin=options.builtin_rules)
     check_references(pack, kb)
-    return Context(pack, kb, get_engine(options.engine))
+    categories = load_risk_categories(options.knowledge_dir, citations=kb.citations)
+    return Context(pack, kb, get_engine(options.engine), categories)
 
 
 def canonical_sha256(program: ProgramFile) -> str:
@@ -174,7 +177,7 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         ),
         timeline=timeline,
         meetings=[],
-        risks=[],
+        risks=build_risks(outcomes.findings, context.risk_categories),
         questions=outcomes.questions,
         audit=audit,
     )

@@ -240,6 +240,37 @@ def timeline(
 
 
 @cli.command()
+@click.argument("program", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "xlsx", "markdown", "json", "html"]), default="table", show_default=True
+)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here (atomically).")
+@click.option(
+    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
+)
+@_SET_OPTION
+@click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None)
+@click.pass_context
+def risks(
+    ctx: click.Context,
+    program: Path,
+    fmt: str,
+    output: Path | None,
+    as_of: datetime.date | None,
+    overrides: tuple[str, ...],
+    templates_dir: Path | None,
+) -> None:
+    """The ICH Q9(R1)-style risk register of PROGRAM (XLSX adds a likelihood-by-impact heat map)."""
+    from cmcadvisor.render.risk_formats import render_risks
+
+    with user_errors(ctx.find_root().params["debug"]):
+        result = api.assess_file(program, _options(ctx, as_of, overrides))
+        color = output is None and fmt == "table" and sys.stdout.isatty()
+        templates = str(templates_dir) if templates_dir else None
+        _emit(render_risks(result, fmt, color=color, templates=templates), output, [program])  # type: ignore[arg-type]
+
+
+@cli.command()
 @click.argument("programs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 def validate(ctx: click.Context, programs: tuple[Path, ...]) -> None:

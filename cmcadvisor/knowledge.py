@@ -31,6 +31,7 @@ class KnowledgeBase:
     """Citations and pathways by id, plus the content hash of the files they came from."""
 
     citations: dict[str, Citation]
+    citation_sources: dict[str, str]
     pathways: dict[str, Pathway]
     make_or_buy: MakeOrBuyConfig
     activities: dict[str, Activity]
@@ -74,11 +75,13 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         raise KnowledgeError(exc.items) from None
     problems: list[ErrorItem] = []
     citations: dict[str, Citation] = {}
+    sources: dict[str, str] = {}
     for path, cites in loaded:
         for index, citation in enumerate(cites.citations):
             if citation.id in citations:
                 problems.append(ErrorItem(display(path), None, f"citations[{index}].id", f"duplicate citation id {citation.id}"))
             citations[citation.id] = citation
+            sources.setdefault(citation.id, display(path))
     for path, cites in loaded:
         for index, citation in enumerate(cites.citations):
             if citation.superseded_by and citation.superseded_by not in citations:
@@ -119,6 +122,7 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         raise KnowledgeError(problems)
     return KnowledgeBase(
         citations=dict(sorted(citations.items())),
+        citation_sources=dict(sorted(sources.items())),
         pathways={pid: pathways[pid] for pid in PATHWAY_IDS if pid in pathways},
         make_or_buy=make_or_buy,
         activities=dict(sorted(activities.items())),

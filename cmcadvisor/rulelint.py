@@ -194,8 +194,8 @@ def lint(pack: RulePack, kb: KnowledgeBase, *, today: datetime.date) -> list[Lin
             if name not in produced:
                 issues.append(LintIssue("error", rule.source, "when", f"derived.{name} is derived by no active rule"))
     cited = {cid for rule in pack.rules for cid in rule.spec.citations} | {c for p in kb.pathways.values() for c in p.citations}
-    source = f"{kb.root}/citations.yaml"
     for citation in kb.citations.values():
+        source = kb.citation_sources.get(citation.id, kb.root)
         where = f"citation {citation.id}"
         age = (today - citation.reviewed_on).days
         if age > REVIEW_MAX_AGE_DAYS:
@@ -204,6 +204,21 @@ def lint(pack: RulePack, kb: KnowledgeBase, *, today: datetime.date) -> list[Lin
                     "warning", source, where, f"last reviewed {citation.reviewed_on.isoformat()} ({age} days ago); review it"
                 )
             )
+        if citation.valid_until is not None:
+            left = (citation.valid_until - today).days
+            if left < 0:
+                issues.append(
+                    LintIssue("warning", source, where, f"stopped applying on {citation.valid_until.isoformat()}; replace it")
+                )
+            elif left <= 365:
+                issues.append(
+                    LintIssue(
+                        "warning",
+                        source,
+                        where,
+                        f"stops applying on {citation.valid_until.isoformat()} ({left} days); plan its successor",
+                    )
+                )
         if citation.status == "draft":
             issues.append(
                 LintIssue(

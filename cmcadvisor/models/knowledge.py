@@ -48,6 +48,7 @@ class Citation(_Model):
     confidence: Confidence
     reviewed_on: date
     superseded_by: StrictStr | None = None
+    valid_until: date | None = Field(None, description="When the source stops applying (e.g. the end of a PDUFA period).")
     note: StrictStr | None = Field(None, max_length=1000)
 
     @field_validator("issued", mode="before")

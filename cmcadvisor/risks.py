@@ -1,0 +1,192 @@
+"""The risk register: the findings of an assessment turned into scored, owned risks.
+
+``load_risk_categories`` reads ``knowledge/risk_categories.yaml`` (the categories, which
+findings enter the register and how they are scored); ``build_risks`` makes one
+:class:`~cmcadvisor.models.result.Risk` per registered finding, in the spirit of ICH Q9(R1):
+cause, effect, likelihood and impact (1-5), score and level, mitigation, owner and trigger.
+The scoring is a cmcadvisor heuristic kept as data, not a scale from ICH Q9(R1).
+
+This module only maps findings to risks. It must not evaluate rules, invent findings, read the
+clock, print, or format for any output (renderers do that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
+from cmcadvisor.loader import data_dir, format_loc, load_document
+from cmcadvisor.models.knowledge import RiskCategoriesFile, RiskCategory
+from cmcadvisor.models.result import FindingResult, Risk
+from cmcadvisor.models.rule import TOPICS
+from cmcadvisor.validation import validate_document
+
+RISK_CATEGORIES_FILE = "risk_categories.yaml"
+WAIVED_MARK = " (accepted: waived)"
+Level = Literal["low", "medium", "high"]
+
+
+@dataclass(frozen=True)
+class RiskCategories:
+    """The loaded register configuration, with each topic resolved to its category id."""
+
+    config: RiskCategoriesFile
+    by_topic: Mapping[str, str]
+    source: str
+
+    @property
+    def categories(self) -> Mapping[str, RiskCategory]:
+        """Categories by id."""
+        return self.config.categories
+
+
+def risk_level(score: int) -> Level:
+    """The contract's bands: low 1-5, medium 6-14, high 15-25."""
+    if not 1 <= score <= 25:
+        raise ValueError(f"risk score {score} is outside 1..25")
+    if score <= 5:
+        return "low"
+    if score <= 14:
+        return "medium"
+    return "high"
+
+
+def load_risk_categories(folder: Path | None = None, *, citations: Collection[str] | None = None) -> RiskCategories:
+    """Load and cross-check ``risk_categories.yaml`` from a knowledge folder (built-in by default).
+
+    An organisation's ``--knowledge-dir`` without the file falls back to the built-in one.
+    Topics must be contract topics, each in at most one category, and ``fallback`` must name a
+    category. When ``citations`` (the knowledge base's citation ids) is given, every citation
+    of a file read from ``folder`` must be among them; the built-in fallback is not checked
+    against a foreign knowledge base.
+    """
+    builtin = data_dir("knowledge") / RISK_CATEGORIES_FILE
+    path = builtin if folder is None else folder / RISK_CATEGORIES_FILE
+    fell_back = folder is not None and not path.is_file()
+    if fell_back:
+        path = builtin
+    shipped = path == builtin
+    display = f"knowledge/{RISK_CATEGORIES_FILE}" if shipped else str(path)
+    if not path.is_file():
+        raise KnowledgeError.single(display, "missing knowledge file")
+    try:
+        doc = load_document(path, display=display)
+        config = validate_document(doc, RiskCategoriesFile, KnowledgeError)
+    except KnowledgeError:
+        raise
+    except UserInputError as exc:
+        raise KnowledgeError(exc.items) from None
+    problems: list[ErrorItem] = []
+    by_topic: dict[str, str] = {}
+
+    def problem(loc: tuple[str | int, ...], message: str) -> None:
+        problems.append(ErrorItem(display, doc.line_of(loc), format_loc(loc), message))
+
+    for cid, category in config.categories.items():
+        for index, topic in enumerate(category.topics):
+            where = ("categories", cid, "topics", index)
+            if topic not in TOPICS:
+                problem(where, f"unknown topic {topic}")
+            elif topic in by_topic:
+                problem(where, f"topic {topic} is already in category {by_topic[topic]}")
+            else:
+                by_topic[topic] = cid
+        if citations is not None and not fell_back:
+            for index, ref in enumerate(category.citations):
+                if ref not in citations:
+                    problem(("categories", cid, "citations", index), f"unknown citation {ref}")
+    if config.fallback not in config.categories:
+        problem(("fallback",), f"unknown category {config.fallback}")
+    scoring = config.scoring
+    for severity in ("critical", "high", "medium", "low", "info"):
+        if severity not in scoring.impact_by_severity:
+            problem(("scoring", "impact_by_severity"), f"no impact for severity {severity}")
+    for kind in sorted({*config.selection.kinds, *config.selection.kinds_if_severe}):
+        if kind not in scoring.likelihood_by_kind:
+            problem(("scoring", "likelihood_by_kind"), f"no likelihood for kind {kind}")
+    if problems:
+        raise KnowledgeError(problems)
+    return RiskCategories(config=config, by_topic=by_topic, source=display)
+
+
+def is_registered(finding: FindingResult, categories: RiskCategories) -> bool:
+    """Whether a finding enters the register (by its status, kind and severity)."""
+    selection = categories.config.selection
+    if finding.kind == "undetermined" or finding.status not in selection.statuses:
+        return False
+    if finding.kind in selection.kinds:
+        return True
+    return finding.kind in selection.kinds_if_severe and finding.severity in selection.severe
+
+
+def category_of(finding: FindingResult, categories: RiskCategories) -> str:
+    """The category of the finding's first topic that maps to one, else the fallback."""
+    return next((categories.by_topic[t] for t in finding.topics if t in categories.by_topic), categories.config.fallback)
+
+
+def score_of(finding: FindingResult, categories: RiskCategories) -> tuple[int, int]:
+    """Likelihood and impact (1-5 each) of a finding, by the scoring block."""
+    scoring = categories.config.scoring
+    impact = scoring.impact_by_severity.get(finding.severity, 3)
+    likelihood = scoring.likelihood_by_kind.get(finding.kind, 3) if finding.kind != "undetermined" else 1
+    if finding.confidence == "unverified":
+        likelihood += scoring.unverified_adjustment
+    likelihood = max(scoring.likelihood_floor, min(5, likelihood))
+    return likelihood, max(1, min(5, impact))
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if not text or text.endswith((".", "!", "?")) else text + "."
+
+
+def _mitigation(finding: FindingResult, category: RiskCategory) -> str:
+    text = f"{_sentence(category.mitigation)} Finding-specific action: see {finding.id} ({finding.rule})."
+    waiver = finding.waiver
+    if finding.status == "waived" and waiver is not None:
+        text += (
+            f" Risk accepted under a waiver approved by {waiver.approved_by} on {waiver.approved_on},"
+            f" expiring {waiver.expires}: {_sentence(waiver.justification)}"
+        )
+    return text
+
+
+def _risk(finding: FindingResult, cid: str, category: RiskCategory, likelihood: int, impact: int) -> Risk:
+    score = likelihood * impact
+    waived = finding.status == "waived"
+    citations = list(dict.fromkeys([*(c.id for c in finding.citations), *category.citations]))
+    return Risk(
+        id="",
+        title=finding.title + (WAIVED_MARK if waived else ""),
+        category=cid,
+        cause=" ".join(part for part in (_sentence(finding.title), _sentence(finding.detail)) if part),
+        effect=_sentence(category.effect),
+        likelihood=likelihood,
+        impact=impact,
+        score=score,
+        level=risk_level(score),
+        mitigation=_mitigation(finding, category),
+        owner=category.owner,
+        trigger=_sentence(category.trigger),
+        rules=[finding.rule],
+        topics=list(finding.topics),
+        status="waived" if waived else "open",
+        finding=finding.id,
+        citations=citations,
+    )
+
+
+def build_risks(findings: Sequence[FindingResult], categories: RiskCategories) -> list[Risk]:
+    """One risk per registered finding, sorted by (-score, category, rule, finding id), ids R-001...."""
+    risks: list[Risk] = []
+    for finding in findings:
+        if not is_registered(finding, categories):
+            continue
+        cid = category_of(finding, categories)
+        likelihood, impact = score_of(finding, categories)
+        risks.append(_risk(finding, cid, categories.categories[cid], likelihood, impact))
+    risks.sort(key=lambda r: (-r.score, r.category, r.rules[0], r.finding or ""))
+    return [r.model_copy(update={"id": f"R-{n:03d}"}) for n, r in enumerate(risks, 1)]

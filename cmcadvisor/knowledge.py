@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
-from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
+from cmcadvisor.loader import data_dir, files_under, sha256_files
 from cmcadvisor.models.knowledge import (
     ActivitiesFile,
     Activity,
@@ -23,7 +23,7 @@ from cmcadvisor.models.knowledge import (
     ReviewClock,
 )
 from cmcadvisor.models.rule import PATHWAY_IDS
-from cmcadvisor.validation import validate_document
+from cmcadvisor.validation import load_model
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,12 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     try:
         cites_path, paths_path = read("citations.yaml"), read("pathways.yaml")
         citation_files = [cites_path, *sorted(folder.glob("citations-*.yaml"))]
-        loaded = [
-            (path, validate_document(load_document(path, display=display(path)), CitationsFile, KnowledgeError))
-            for path in citation_files
-        ]
-        pways = validate_document(load_document(paths_path, display=display(paths_path)), PathwaysFile, KnowledgeError)
+        loaded = [(path, load_model(path, CitationsFile, KnowledgeError, display=display(path))) for path in citation_files]
+        pways = load_model(paths_path, PathwaysFile, KnowledgeError, display=display(paths_path))
         act_path = read("activities.yaml")
-        activities_file = validate_document(load_document(act_path, display=display(act_path)), ActivitiesFile, KnowledgeError)
+        activities_file = load_model(act_path, ActivitiesFile, KnowledgeError, display=display(act_path))
         mob_path = read("make_or_buy.yaml")
-        make_or_buy = validate_document(load_document(mob_path, display=display(mob_path)), MakeOrBuyConfig, KnowledgeError)
+        make_or_buy = load_model(mob_path, MakeOrBuyConfig, KnowledgeError, display=display(mob_path))
         files = files_under(folder, "*.yaml")
     except KnowledgeError:
         raise

@@ -8,8 +8,10 @@ is, and must never execute anything from the file (only the safe YAML tags are b
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,8 +199,9 @@ def data_dir(name: str) -> Path:
 def sha256_files(root: Path, paths: list[Path]) -> str:
     """A content hash over files, by their path relative to ``root`` and their bytes."""
     digest = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: p.relative_to(root).as_posix()):
-        digest.update(path.relative_to(root).as_posix().encode())
+    prefix = len(str(root).rstrip("/")) + 1
+    for relative, path in sorted((str(p)[prefix:].replace(os.sep, "/"), p) for p in paths):
+        digest.update(relative.encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
@@ -206,13 +209,21 @@ def sha256_files(root: Path, paths: list[Path]) -> str:
 
 
 def files_under(root: Path, pattern: str) -> list[Path]:
-    """Files matching ``pattern`` below ``root``, refusing any that resolve outside it."""
+    """Files matching ``pattern`` below ``root``; links that lead outside it are refused.
+
+    Folders are walked without following links; a linked file is accepted only when it resolves
+    inside ``root``.
+    """
     base = root.resolve()
     found: list[Path] = []
-    for path in sorted(root.rglob(pattern)):
-        if not path.is_file():
-            continue
-        if not path.resolve().is_relative_to(base):
-            raise UserInputError.single(str(path), f"points outside {root}; links out of a pack are refused")
-        found.append(path)
-    return found
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            if not fnmatch.fnmatch(name, pattern):
+                continue
+            path = Path(folder) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(base):
+                raise UserInputError.single(str(path), f"points outside {root}; links out of a pack are refused")
+            if path.is_file():
+                found.append(path)
+    return sorted(found)

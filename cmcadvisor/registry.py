@@ -75,7 +75,7 @@ def _cache_key(digest: str) -> str:
     return f"rules-{__version__}-{digest[:32]}"
 
 
-def _from_cache(digest: str, root: Path, display: Callable[[Path], str]) -> list[LoadedRule] | None:
+def _from_cache(digest: str, root: Path, display: Callable[[str], str]) -> list[LoadedRule] | None:
     """Rules of a pack read back from the cache (validated again), or None."""
     entries = cache.read(_cache_key(digest))
     if not isinstance(entries, list):
@@ -84,7 +84,7 @@ def _from_cache(digest: str, root: Path, display: Callable[[Path], str]) -> list
     try:
         for entry in entries:
             spec = RuleSpec.model_validate(entry["spec"])
-            rules.append(LoadedRule(spec, display(root / entry["path"]), compile_spec(spec)))
+            rules.append(LoadedRule(spec, display(entry["path"]), compile_spec(spec)))
     except (ValidationError, KeyError, TypeError):
         return None
     return rules
@@ -126,8 +126,8 @@ def load_rulepack(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> R
         digest = sha256_files(root, paths)
         hashes.append(digest)
 
-        def display(path: Path, root: Path = root, shipped: bool = shipped) -> str:
-            return f"rules/{path.relative_to(root).as_posix()}" if shipped else str(path)
+        def display(relative: str, root: Path = root, shipped: bool = shipped) -> str:
+            return f"rules/{relative}" if shipped else str(root / relative)
 
         cached = _from_cache(digest, root, display)
         if cached is not None:
@@ -136,7 +136,7 @@ def load_rulepack(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> R
         fresh: list[LoadedRule] = []
         for path in paths:
             try:
-                fresh.append(load_rule_file(path, display(path)))
+                fresh.append(load_rule_file(path, display(path.relative_to(root).as_posix())))
             except UserInputError as exc:
                 problems.extend(exc.items)
         loaded.extend(fresh)

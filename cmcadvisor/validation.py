@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import re
 import types
 import typing
@@ -181,3 +182,33 @@ def read_program(path: Path, *, display: str | None = None, overrides: Sequence[
 def load_program(path: Path, *, display: str | None = None) -> ProgramFile:
     """Read, parse and validate one program file (YAML or JSON)."""
     return read_program(path, display=display)[0]
+
+
+def load_model(path: Path, model: type[M], error_cls: type[UserInputError], *, display: str | None = None) -> M:
+    """Read a data file (knowledge) into a model, through the content-hash cache.
+
+    A file whose bytes hash the same as a file validated before is read back from the cache
+    and validated again by the model (no YAML parsing); anything else is parsed and validated
+    in full, with located errors, and then cached.
+    """
+    from cmcadvisor import __version__, cache
+    from cmcadvisor.loader import read_bytes
+
+    try:
+        raw = read_bytes(path)
+    except UserInputError as exc:
+        raise error_cls(exc.items) from None
+    key = f"model-{model.__name__}-{__version__}-{hashlib.sha256(raw).hexdigest()[:32]}"
+    cached = cache.read(key)
+    if cached is not None:
+        try:
+            return model.model_validate(cached)
+        except ValidationError:
+            pass  # a damaged cache entry: parse the file instead
+    try:
+        doc = load_document(path, display=display)
+    except UserInputError as exc:
+        raise error_cls(exc.items) from None
+    value = validate_document(doc, model, error_cls)
+    cache.write(key, value.model_dump(mode="json", by_alias=True))
+    return value

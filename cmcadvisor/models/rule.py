@@ -114,6 +114,8 @@ class _Model(BaseModel):
 
 
 def _iso(value: object) -> object:
+    if isinstance(value, str | bool | int | float) or value is None:
+        return value
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, list):

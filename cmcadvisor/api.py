@@ -22,6 +22,7 @@ from cmcadvisor.facts import derive_facts
 from cmcadvisor.knowledge import KnowledgeBase, load_knowledge
 from cmcadvisor.loader import Document
 from cmcadvisor.makeorbuy import build_make_or_buy
+from cmcadvisor.meetings import MeetingKnowledge, load_meeting_types, recommend_meetings
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import (
     AssessmentResult,
@@ -62,6 +63,7 @@ class Context:
     kb: KnowledgeBase
     engine: Engine = field(repr=False)
     risk_categories: RiskCategories = field(repr=False)
+    meeting_types: MeetingKnowledge = field(repr=False)
 
 
 def load_context(options: Options = Options()) -> Context:
@@ -70,7 +72,8 @@ def load_context(options: Options = Options()) -> Context:
     pack = load_rulepack(options.rules_dirs, builtin=options.builtin_rules)
     check_references(pack, kb)
     categories = load_risk_categories(options.knowledge_dir, citations=kb.citations)
-    return Context(pack, kb, get_engine(options.engine), categories)
+    meetings = load_meeting_types(options.knowledge_dir, kb.citations)
+    return Context(pack, kb, get_engine(options.engine), categories, meetings)
 
 
 def canonical_sha256(program: ProgramFile) -> str:
@@ -155,7 +158,7 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         as_of,
         priority_review=review == "priority" or (review is None and bool(priority_statuses & {"granted", "eligible"})),
     )
-    return AssessmentResult(
+    result = AssessmentResult(
         tool=ToolInfo(version=__version__),
         program=ProgramRef(id=program.program.id, name=program.program.name),
         as_of=as_of.isoformat(),
@@ -181,6 +184,7 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         questions=outcomes.questions,
         audit=audit,
     )
+    return result.model_copy(update={"meetings": recommend_meetings(result, program, context.meeting_types)})
 
 
 def assess_file(path: Path, options: Options = Options(), context: Context | None = None) -> AssessmentResult:

@@ -242,6 +242,52 @@ def timeline(
 @cli.command()
 @click.argument("program", type=click.Path(path_type=Path))
 @click.option(
+    "--meeting",
+    "meeting_type",
+    required=True,
+    type=click.Choice(["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]),
+)
+@click.option(
+    "--date", "desired", callback=_parse_date, default=None, help="The desired meeting date YYYY-MM-DD (default: proposed)."
+)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "docx", "html", "json"]), default="markdown", show_default=True)
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here (atomically).")
+@click.option(
+    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
+)
+@_SET_OPTION
+@click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None)
+@click.pass_context
+def brief(
+    ctx: click.Context,
+    program: Path,
+    meeting_type: str,
+    desired: datetime.date | None,
+    fmt: str,
+    output: Path | None,
+    as_of: datetime.date | None,
+    overrides: tuple[str, ...],
+    templates_dir: Path | None,
+) -> None:
+    """Draft an FDA meeting request and briefing package outline for PROGRAM (meeting type ids per the contract)."""
+    from cmcadvisor.meetings import build_brief, plan_meeting
+    from cmcadvisor.render.brief_formats import render_brief
+    from cmcadvisor.validation import read_program
+
+    with user_errors(ctx.find_root().params["debug"]):
+        options = _options(ctx, as_of, overrides)
+        context = api.load_context(options)
+        loaded, doc = read_program(program, overrides=overrides)
+        result = api.assess(loaded, context, options, doc)
+        meeting = plan_meeting(result, loaded, meeting_type, desired, context.meeting_types)
+        draft = build_brief(result, loaded, meeting, context.meeting_types)
+        templates = str(templates_dir) if templates_dir else None
+        _emit(render_brief(draft, fmt, templates=templates), output, [program])  # type: ignore[arg-type]
+
+
+@cli.command()
+@click.argument("program", type=click.Path(path_type=Path))
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "xlsx", "markdown", "json", "html"]), default="table", show_default=True
 )
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here (atomically).")
@@ -592,7 +638,14 @@ def rules_lint(ctx: click.Context) -> None:
 
     with user_errors(ctx.find_root().params["debug"]):
         context = _context(ctx)
-        issues = lint(context.pack, context.kb, today=datetime.date.today())
+        data = [
+            *context.meeting_types.types.values(),
+            *context.meeting_types.ctd.values(),
+            *context.risk_categories.categories.values(),
+        ]
+        also = frozenset(c for item in data for c in getattr(item, "citations", ()))
+        also |= frozenset(context.meeting_types.ctd_citations)
+        issues = lint(context.pack, context.kb, today=datetime.date.today(), also_cited=also)
         from cmcadvisor.timeline import hook_cycles
 
         for rule_id, cycle in hook_cycles(context.pack, context.kb):

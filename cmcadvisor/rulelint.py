@@ -176,8 +176,8 @@ def lint_rule(rule: LoadedRule, kb: KnowledgeBase, vocab: dict[str, FactInfo]) -
     return issues
 
 
-def lint(pack: RulePack, kb: KnowledgeBase, *, today: datetime.date) -> list[LintIssue]:
-    """Every check on every rule and knowledge entry; sorted."""
+def lint(pack: RulePack, kb: KnowledgeBase, *, today: datetime.date, also_cited: frozenset[str] = frozenset()) -> list[LintIssue]:
+    """Every check on every rule and knowledge entry; sorted. ``also_cited``: ids other data cites."""
     vocab = vocabulary()
     issues: list[LintIssue] = []
     for rule in pack.rules:
@@ -194,6 +194,7 @@ def lint(pack: RulePack, kb: KnowledgeBase, *, today: datetime.date) -> list[Lin
             if name not in produced:
                 issues.append(LintIssue("error", rule.source, "when", f"derived.{name} is derived by no active rule"))
     cited = {cid for rule in pack.rules for cid in rule.spec.citations} | {c for p in kb.pathways.values() for c in p.citations}
+    cited |= {c for a in kb.activities.values() for c in a.citations} | set(kb.review.citations) | also_cited
     for citation in kb.citations.values():
         source = kb.citation_sources.get(citation.id, kb.root)
         where = f"citation {citation.id}"

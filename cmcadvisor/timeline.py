@@ -12,7 +12,6 @@ module computes dates; it must not render them.
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from cmcadvisor.conditions import Firing
+from cmcadvisor.dates import add_months
 from cmcadvisor.errors import ErrorItem, TimelineCycleError
 from cmcadvisor.facts import FactSet
 from cmcadvisor.knowledge import KnowledgeBase
@@ -93,14 +93,6 @@ class Schedule:
     def slack(self, node: str) -> int:
         """Latest minus earliest start."""
         return self.ls[node] - self.es[node]
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """Calendar-month arithmetic, clamping to the month's last day."""
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def schedule(graph: nx.DiGraph[str], start: int) -> Schedule:

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from cmcadvisor import api
 from cmcadvisor.cli import cli
+from cmcadvisor.dates import add_months
 from cmcadvisor.errors import TimelineCycleError
 from cmcadvisor.models.program import ProgramFile
-from cmcadvisor.timeline import add_months, schedule
+from cmcadvisor.timeline import schedule
 
 D0 = datetime.date(2027, 1, 1).toordinal()
 CONTEXT = api.load_context(api.Options(engine="durable"))

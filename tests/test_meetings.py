@@ -1,0 +1,535 @@
+"""FDA meeting briefs: PDUFA VII date math, proposals from milestones, questions and the drafts.
+
+The worked dates below were counted by hand from table 3.2 of the regulatory fact sheet
+(shared/reference/regulatory-pathways-meetings.md) for a meeting on 2027-06-01:
+
+| type      | category      | request (days before) | package                 | request_due | package_due |
+|-----------|---------------|-----------------------|-------------------------|-------------|-------------|
+| interact  | INTERACT      | 75                    | with the request        | 2027-03-18  | 2027-03-18  |
+| pre_ind   | Type B        | 60                    | 30 days before          | 2027-04-02  | 2027-05-02  |
+| type_a    | Type A        | 30                    | with the request        | 2027-05-02  | 2027-05-02  |
+| eop1      | Type B (EOP)  | 70                    | 50 days before          | 2027-03-23  | 2027-04-12  |
+| eop2      | Type B (EOP)  | 70                    | 50 days before          | 2027-03-23  | 2027-04-12  |
+| pre_bla   | Type B        | 60                    | 30 days before          | 2027-04-02  | 2027-05-02  |
+| type_c    | Type C        | 75                    | 47 days before (C1)     | 2027-03-18  | 2027-04-15  |
+| type_d    | Type D        | 50                    | with the request        | 2027-04-12  | 2027-04-12  |
+"""
+
+from __future__ import annotations
+
+import datetime
+import html.parser
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from cmcadvisor import api
+from cmcadvisor.errors import KnowledgeError, UsageError
+from cmcadvisor.knowledge import load_knowledge
+from cmcadvisor.meetings import (
+    Brief,
+    MeetingKnowledge,
+    add_months,
+    build_brief,
+    load_meeting_types,
+    plan_meeting,
+    recommend_meetings,
+)
+from cmcadvisor.models.program import ProgramFile
+from cmcadvisor.models.result import AssessmentResult, ProgramRef
+from cmcadvisor.models.rule import SEVERITY_RANK, TOPICS
+from cmcadvisor.render.brief_formats import brief_docx, brief_html, brief_json, brief_markdown, render_brief
+from cmcadvisor.validation import load_program
+
+AS_OF = datetime.date(2026, 11, 25)
+MEETING_DAY = datetime.date(2027, 6, 1)
+CAR_T = ROOT / "examples" / "car-t-autologous.yaml"
+AAV = ROOT / "examples" / "aav-in-vivo.yaml"
+NK = ROOT / "examples" / "allogeneic-nk.yaml"
+RULE_ID = re.compile(r"\b[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{3}\b")
+
+WORKED = {
+    # type: (fda_category, request_due, package_due)
+    "interact": ("INTERACT", "2027-03-18", "2027-03-18"),
+    "pre_ind": ("Type B", "2027-04-02", "2027-05-02"),
+    "type_a": ("Type A", "2027-05-02", "2027-05-02"),
+    "eop1": ("Type B (EOP)", "2027-03-23", "2027-04-12"),
+    "eop2": ("Type B (EOP)", "2027-03-23", "2027-04-12"),
+    "pre_bla": ("Type B", "2027-04-02", "2027-05-02"),
+    "type_c": ("Type C", "2027-03-18", "2027-04-15"),
+    "type_d": ("Type D", "2027-04-12", "2027-04-12"),
+}
+
+# The other dates of the worked example: FDA's reply (request_due + reply days), preliminary
+# responses (meeting - N days) and the sponsor's reply (as the OTP page for the type words it).
+WORKED_OTHER = {
+    "interact": ("2027-04-08", "2027-05-27", "2027-05-29"),  # 21-day reply; 5 days (C2); 3 days before
+    "pre_ind": ("2027-04-23", "2027-05-30", "2027-05-31"),  # 21; 2; 24 h before
+    "type_a": ("2027-05-16", "2027-05-30", "2027-05-31"),  # 14; 2; 24 h before
+    "eop1": ("2027-04-06", "2027-05-27", "2027-05-30"),  # 14; 5; 3 days after receipt
+    "eop2": ("2027-04-06", "2027-05-27", "2027-05-30"),
+    "pre_bla": ("2027-04-23", "2027-05-30", "2027-05-31"),
+    "type_c": ("2027-04-08", "2027-05-27", "2027-05-30"),  # 21; 5; 3 days after receipt
+    "type_d": ("2027-04-26", "2027-05-27", "2027-05-30"),  # 14; 5 (C2); 3 days after receipt
+}
+
+
+@pytest.fixture(scope="module")
+def kn() -> MeetingKnowledge:
+    return load_meeting_types(None)
+
+
+_CACHE: dict[Path, tuple[AssessmentResult, ProgramFile]] = {}
+
+
+def assessed(path: Path) -> tuple[AssessmentResult, ProgramFile]:
+    if path not in _CACHE:
+        _CACHE[path] = (api.assess_file(path, api.Options(as_of=AS_OF)), load_program(path))
+    return _CACHE[path]
+
+
+@pytest.fixture(scope="module")
+def car_t_brief(kn: MeetingKnowledge) -> Brief:
+    result, program = assessed(CAR_T)
+    return build_brief(result, program, plan_meeting(result, program, "eop2", None, kn), kn)
+
+
+def with_milestones(program: ProgramFile, **changes: object) -> ProgramFile:
+    assert program.clinical is not None and program.clinical.milestones is not None
+    milestones = program.clinical.milestones.model_copy(update=changes)
+    return program.model_copy(update={"clinical": program.clinical.model_copy(update={"milestones": milestones})})
+
+
+def with_clinical(program: ProgramFile, **changes: object) -> ProgramFile:
+    assert program.clinical is not None
+    return program.model_copy(update={"clinical": program.clinical.model_copy(update=changes)})
+
+
+# ---------------------------------------------------------------- date math
+
+
+@pytest.mark.parametrize("type_id", sorted(WORKED))
+def test_worked_dates_from_a_requested_date(kn: MeetingKnowledge, type_id: str) -> None:
+    result, program = assessed(CAR_T)
+    category, request_due, package_due = WORKED[type_id]
+    meeting = plan_meeting(result, program, type_id, MEETING_DAY, kn)
+    assert meeting.type == type_id
+    assert meeting.fda_category == category
+    assert meeting.recommended_date == "2027-06-01"
+    assert (meeting.request_due, meeting.package_due) == (request_due, package_due)
+    reply, preliminary, sponsor = WORKED_OTHER[type_id]
+    assert (meeting.fda_reply_due, meeting.preliminary_responses_due, meeting.sponsor_reply_due) == (reply, preliminary, sponsor)
+    assert meeting.date_basis == "the date requested for the meeting"
+
+
+@pytest.mark.parametrize("type_id", sorted(WORKED))
+def test_brief_json_gives_the_worked_dates(kn: MeetingKnowledge, type_id: str) -> None:
+    result, program = assessed(CAR_T)
+    brief = build_brief(result, program, plan_meeting(result, program, type_id, MEETING_DAY, kn), kn)
+    data = json.loads(brief_json(brief))
+    _, request_due, package_due = WORKED[type_id]
+    assert data["type"] == type_id
+    assert data["recommended_date"] == "2027-06-01"
+    assert data["request_due"] == request_due
+    assert data["package_due"] == package_due
+    for question in data["questions"]:
+        assert {"text", "topics", "ctd_section", "rules"} <= set(question)
+    assert {"key_dates", "request", "package", "question_groups", "attachments", "sources"} <= set(data["outline"])
+    dates = {d["id"]: d["date"] for d in data["outline"]["key_dates"]}
+    assert dates["request_due"] == request_due and dates["package_due"] == package_due and dates["meeting"] == "2027-06-01"
+
+
+def test_package_with_the_request_equals_request_due(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    for type_id in ("interact", "type_a", "type_d"):
+        meeting = plan_meeting(result, program, type_id, datetime.date(2027, 9, 14), kn)
+        assert meeting.package_due == meeting.request_due
+
+
+def test_open_conflicts_are_stated_as_assumptions(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    type_c = plan_meeting(result, program, "type_c", MEETING_DAY, kn)
+    c1 = [a for a in type_c.assumptions if "C1" in a]
+    assert c1 and "2027-03-18" in c1[0]  # the package date if it had to go with the request
+    for type_id in ("type_d", "interact"):
+        meeting = plan_meeting(result, program, type_id, MEETING_DAY, kn)
+        assert any("C2" in a for a in meeting.assumptions)
+        assert any("2027-05-30" in a for a in meeting.assumptions)  # with the 2-day guidance default
+    eop1 = plan_meeting(result, program, "eop1", MEETING_DAY, kn)
+    assert any("Only certain EOP1 meetings" in a for a in eop1.assumptions)
+
+
+def test_pdufa_vii_end_is_flagged_for_late_meetings(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    early = plan_meeting(result, program, "eop2", MEETING_DAY, kn)
+    late = plan_meeting(result, program, "pre_bla", None, kn)
+    assert late.recommended_date is not None and late.recommended_date > "2027-09-30"
+    assert any("PDUFA VIII" in a for a in late.assumptions)
+    assert not any("PDUFA VIII" in a for a in early.assumptions)
+
+
+def test_a_requested_date_inside_the_goal_window_is_flagged(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, program, "eop2", datetime.date(2027, 1, 15), kn)
+    assert meeting.request_due == "2026-11-06"  # already past on 2026-11-25
+    assert any("goal window" in n for n in meeting.date_notes)
+
+
+def test_add_months_clamps_to_the_end_of_the_month() -> None:
+    assert add_months(datetime.date(2028, 9, 1), -4) == datetime.date(2028, 5, 1)
+    assert add_months(datetime.date(2027, 6, 30), -4) == datetime.date(2027, 2, 28)
+    assert add_months(datetime.date(2027, 1, 31), 1) == datetime.date(2027, 2, 28)
+    assert add_months(datetime.date(2027, 1, 15), -13) == datetime.date(2025, 12, 15)
+
+
+# ---------------------------------------------------------------- proposals without a date
+
+
+@pytest.mark.parametrize("path", [CAR_T, AAV, NK], ids=lambda p: p.stem)
+@pytest.mark.parametrize("type_id", sorted(WORKED))
+def test_proposal_is_never_inside_the_goal_window(kn: MeetingKnowledge, path: Path, type_id: str) -> None:
+    result, program = assessed(path)
+    meeting = plan_meeting(result, program, type_id, None, kn)
+    earliest = AS_OF + datetime.timedelta(days=kn.types[type_id].meeting_within_days)
+    assert meeting.recommended_date is not None and meeting.request_due is not None
+    assert datetime.date.fromisoformat(meeting.recommended_date) >= earliest
+    assert meeting.request_due >= AS_OF.isoformat()
+
+
+def test_eop2_uses_the_planned_meeting_before_the_pivotal_start(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, program, "eop2", None, kn)
+    # clinical.milestones: eop2_meeting 2027-03-10, pivotal_start 2027-07-01
+    assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2027-03-10", "2026-12-30", "2027-01-19")
+    assert "eop2_meeting" in meeting.date_basis
+    assert meeting.date_notes == []
+
+
+def test_eop2_without_a_planned_meeting_is_the_earliest_date_before_pivotal(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, with_milestones(program, eop2_meeting=None), "eop2", None, kn)
+    assert meeting.recommended_date == "2027-02-03"  # 2026-11-25 + 70 days
+    assert meeting.recommended_date < "2027-07-01"
+
+
+def test_a_planned_meeting_too_soon_moves_to_the_earliest_date(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, with_milestones(program, eop2_meeting=datetime.date(2026, 12, 15)), "eop2", None, kn)
+    assert meeting.recommended_date == "2027-02-03"
+    assert any("cannot be met" in n for n in meeting.date_notes)
+
+
+def test_a_pivotal_start_too_soon_is_flagged(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    changed = with_milestones(program, eop2_meeting=None, pivotal_start=datetime.date(2027, 1, 10))
+    meeting = plan_meeting(result, changed, "eop2", None, kn)
+    assert any("not before the planned pivotal study start" in n for n in meeting.date_notes)
+
+
+def test_pre_bla_uses_the_planned_meeting_before_the_bla(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, program, "pre_bla", None, kn)
+    # pre_bla_meeting 2028-05-15 (Type B: request 60 days before, package 30 days before)
+    assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2028-05-15", "2028-03-16", "2028-04-15")
+    assert meeting.recommended_date < "2028-09-01"  # bla_submission
+    assert meeting.request_due <= "2028-05-01"  # no later than 4 months before the BLA (OTP town hall)
+
+
+def test_pre_bla_without_a_planned_meeting_follows_the_four_month_rule(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, with_milestones(program, pre_bla_meeting=None), "pre_bla", None, kn)
+    # BLA 2028-09-01 -> request by 2028-05-01 -> meeting 60 days later
+    assert (meeting.request_due, meeting.recommended_date, meeting.package_due) == ("2028-05-01", "2028-06-30", "2028-05-31")
+    assert meeting.date_notes == []
+
+
+def test_pre_bla_planned_too_late_for_the_four_month_rule_is_flagged(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, with_milestones(program, pre_bla_meeting=datetime.date(2028, 8, 1)), "pre_bla", None, kn)
+    assert meeting.request_due == "2028-06-02"
+    assert any("4 months" in n for n in meeting.date_notes)
+
+
+# ---------------------------------------------------------------- which meeting fits
+
+
+def test_recommended_meetings_follow_the_stage(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meetings = recommend_meetings(result, program, kn)
+    assert [(m.type, m.recommended_date) for m in meetings] == [("eop2", "2027-03-10"), ("pre_bla", "2028-05-15")]
+    assert meetings == recommend_meetings(result, program, kn)  # deterministic
+    nk_result, nk_program = assessed(NK)
+    assert [m.type for m in recommend_meetings(nk_result, nk_program, kn)] == ["eop1"]
+    aav_result, aav_program = assessed(AAV)
+    assert [m.type for m in recommend_meetings(aav_result, aav_program, kn)] == ["eop2"]  # seamless phase 1/2, EOP2 planned
+
+
+def test_interact_or_pre_ind_by_how_far_the_program_is(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    assert program.manufacturing is not None
+    early = with_clinical(program, stage="preclinical", ind_status="planned", milestones=None).model_copy(
+        update={"interactions": None}
+    )
+    research = early.model_copy(update={"manufacturing": program.manufacturing.model_copy(update={"process_status": "research"})})
+    assert [m.type for m in recommend_meetings(result, early, kn)] == ["pre_ind"]
+    assert [m.type for m in recommend_meetings(result, research, kn)] == ["interact"]
+    assert plan_meeting(result, early, "pre_ind", None, kn).fit == "fits"
+    too_advanced = plan_meeting(result, early, "interact", None, kn)
+    assert too_advanced.fit == "does_not_fit" and any("Too advanced for INTERACT" in r for r in too_advanced.fit_reasons)
+    premature = plan_meeting(result, research, "pre_ind", None, kn)
+    assert premature.fit == "does_not_fit" and any("Premature for pre-IND" in r for r in premature.fit_reasons)
+    assert plan_meeting(result, research, "interact", None, kn).fit == "fits"
+    # once the IND is open, neither fits
+    assert plan_meeting(result, program, "interact", None, kn).fit == "does_not_fit"
+    assert plan_meeting(result, program, "pre_ind", None, kn).fit == "does_not_fit"
+
+
+def test_clinical_hold_calls_for_type_a(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    held = with_clinical(program, ind_status="clinical_hold")
+    meetings = recommend_meetings(result, held, kn)
+    assert meetings[0].type == "type_a"
+    assert meetings[0].recommended_date == "2026-12-25"  # as_of + 30 days
+    assert plan_meeting(result, held, "type_a", None, kn).fit == "fits"
+    assert plan_meeting(result, program, "type_a", None, kn).fit == "check"
+
+
+def test_cdrp_note_where_the_program_is_a_candidate(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, program, "eop2", None, kn)
+    assert meeting.cdrp is not None and "CMC-EXP-003" in meeting.cdrp and "two additional CMC-focused Type B" in meeting.cdrp
+    assert "CIT-FR-2022-CDRP" in meeting.citations
+
+
+# ---------------------------------------------------------------- questions
+
+
+@pytest.mark.parametrize("path", [CAR_T, AAV, NK], ids=lambda p: p.stem)
+def test_type_d_respects_its_limits(kn: MeetingKnowledge, path: Path) -> None:
+    result, program = assessed(path)
+    meeting = plan_meeting(result, program, "type_d", None, kn)
+    mtype = kn.types["type_d"]
+    assert (mtype.topic_limit, mtype.question_min, mtype.question_limit, mtype.discipline_limit) == (2, 3, 5, 3)
+    assert 3 <= len(meeting.questions) <= 5
+    focus = {next(t for t in q.topics if t in mtype.topics) for q in meeting.questions}
+    kept = next(x for x in meeting.limits if x.startswith("Topics kept"))
+    kept_topics = set(kept.removeprefix("Topics kept: ").rstrip(".").split(", "))
+    assert len(kept_topics) <= 2
+    assert all(set(q.topics) & kept_topics for q in meeting.questions)
+    assert len(focus) >= 1
+    assert len({q.discipline for q in meeting.questions}) <= 3
+    assert any("at most 2 focused topics" in x for x in meeting.limits)
+
+
+@pytest.mark.parametrize("type_id", sorted(WORKED))
+def test_questions_trace_to_open_findings(kn: MeetingKnowledge, type_id: str) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, program, type_id, None, kn)
+    findings = {f.id: f for f in result.findings}
+    assert len(meeting.questions) >= 3
+    assert [q.number for q in meeting.questions] == list(range(1, len(meeting.questions) + 1))
+    for q in meeting.questions:
+        assert q.finding is not None
+        finding = findings[q.finding]
+        assert finding.status == "open" and finding.kind != "undetermined"
+        assert finding.rule in q.rules
+        assert set(q.topics) & set(kn.types[type_id].topics)
+        assert q.text.startswith("Does the Agency agree") and q.text.endswith("?")
+        assert q.context.startswith(finding.detail)
+        assert q.facts == finding.facts
+        assert q.sponsor_position.startswith("[Sponsor's position")
+        if q.ctd_section is not None:
+            assert q.ctd_section.startswith("3.2.")
+    # grouped by discipline, most severe first inside a group
+    for discipline in {q.discipline for q in meeting.questions}:
+        ranks = [SEVERITY_RANK[q.severity or "info"] for q in meeting.questions if q.discipline == discipline]
+        assert ranks == sorted(ranks)
+
+
+def test_waived_and_foreign_findings_are_not_asked(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    asked = {r for type_id in WORKED for q in plan_meeting(result, program, type_id, None, kn).questions for r in q.rules}
+    assert "CMC-POT-002" not in asked  # waived in the program file
+    assert not asked & {"CMC-GMP-008", "CMC-GMP-009", "CMC-CMP-008"}  # EU-only requirements
+    assert not asked & {"CMC-EXP-003", "CMC-CPY-001", "CMC-EQP-001", "ACC-COG-002"}  # CDRP note, business matters
+
+
+def test_ctd_sections_come_from_the_mapping(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, program, "eop2", None, kn)
+    by_rule = {q.rules[0]: q.ctd_section for q in meeting.questions}
+    assert by_rule["CMC-CMP-001"] == "3.2.S.2.6; 3.2.P.2.3"
+    assert by_rule["CMC-VCN-001"] == "3.2.S.3.1"
+    assert kn.ctd["potency_assay"].section == "3.2.P.5.6"
+
+
+# ---------------------------------------------------------------- the drafts
+
+REQUIRED_SECTIONS = (
+    "Key dates",
+    "Which meeting fits",
+    "Assumptions",
+    "Part 1: Meeting request",
+    "Product name",
+    "Product description",
+    "Proposed indication or context of development",
+    "Purpose and objectives",
+    "Proposed agenda",
+    "Questions, grouped by discipline",
+    "Part 2: Briefing package outline",
+    "Background and development status",
+    "Attachments (supporting data by discipline and question)",
+    "Sources",
+)
+
+
+def numbered_questions_with_rules(text: str) -> list[int]:
+    found = []
+    for match in re.finditer(r"Question (\d+)\.(.*)", text):
+        if RULE_ID.search(match.group(2)):
+            found.append(int(match.group(1)))
+    return sorted(set(found))
+
+
+def test_markdown_draft(car_t_brief: Brief) -> None:
+    text = brief_markdown(car_t_brief)
+    for heading in REQUIRED_SECTIONS:
+        assert re.search(rf"^#+ (\d+\. )?{re.escape(heading)}$", text, re.M), heading
+    assert len(numbered_questions_with_rules(text)) >= 3
+    assert re.search(r"^1\. \*\*Question 1\.\*\*", text, re.M)
+    for q in car_t_brief.meeting.questions:
+        assert f"Question {q.number}" in text and q.rules[0] in text
+    assert "2026-12-30" in text and "2027-01-19" in text
+    assert "Sponsor's position" in text and "CTD Module 3" in text
+
+
+def test_html_draft_is_self_contained_and_escaped(car_t_brief: Brief) -> None:
+    text = brief_html(car_t_brief)
+    for heading in REQUIRED_SECTIONS:
+        assert re.search(rf"<h[1-4][^>]*>(\d+\. )?{re.escape(heading)}</h[1-4]>", text), heading
+    assert len(numbered_questions_with_rules(re.sub(r"<[^>]+>", "", text))) >= 3
+    assert "@media print" in text
+    assert not re.search(r"<(link|script|img)\b|src=|https?://[^<\s]*\"", text)  # nothing loaded from outside
+
+    class Checker(html.parser.HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag not in ("meta", "br", "hr", "img", "link", "input"):
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert self.stack and self.stack[-1] == tag, (tag, self.stack[-3:])
+            self.stack.pop()
+
+    checker = Checker()
+    checker.feed(text)
+    assert checker.stack == []
+    hostile = car_t_brief.model_copy(
+        update={"title": "<script>alert(1)</script>", "program": ProgramRef(id="X", name="<b>x</b>")}
+    )
+    out = brief_html(hostile)
+    assert "<script>alert" not in out and "&lt;script&gt;" in out
+    assert "<script>" not in brief_markdown(hostile)
+
+
+def test_docx_draft_has_real_headings_and_numbered_questions(car_t_brief: Brief) -> None:
+    import docx
+
+    data = brief_docx(car_t_brief)
+    document = docx.Document(io.BytesIO(data))
+    headings = [
+        p.text for p in document.paragraphs if p.style is not None and (p.style.name or "").startswith(("Heading", "Title"))
+    ]
+    for heading in REQUIRED_SECTIONS:
+        assert any(re.fullmatch(rf"(\d+\. )?{re.escape(heading)}", h) for h in headings), heading
+    assert headings[0] == car_t_brief.title
+    body = "\n".join(p.text for p in document.paragraphs)
+    assert len(numbered_questions_with_rules(body)) >= 3
+    table = document.tables[0]
+    rows = {row.cells[1].text: row.cells[0].text for row in table.rows[1:]}
+    assert rows["FDA receives the meeting request"] == "2026-12-30"
+    assert rows["Meeting package due"] == "2027-01-19"
+    props = document.core_properties
+    assert props.created == datetime.datetime(2026, 11, 25, tzinfo=datetime.UTC)
+    assert props.modified == props.created
+    assert props.author == "cmcadvisor" and props.title == car_t_brief.title
+    assert brief_docx(car_t_brief) == data  # byte-identical
+
+
+def test_render_brief_dispatches_every_format(car_t_brief: Brief) -> None:
+    assert isinstance(render_brief(car_t_brief, "markdown"), str)
+    assert isinstance(render_brief(car_t_brief, "html"), str)
+    assert json.loads(str(render_brief(car_t_brief, "json")))["type"] == "eop2"
+    assert bytes(render_brief(car_t_brief, "docx")).startswith(b"PK")
+
+
+def test_outline_follows_the_order_fda_expects(car_t_brief: Brief) -> None:
+    request = [i.id for i in car_t_brief.request]
+    order = ["product_name", "indication", "meeting_type", "purpose", "agenda", "questions", "dates", "format"]
+    assert [request.index(i) for i in order] == sorted(request.index(i) for i in order)
+    package = [i.id for i in car_t_brief.package]
+    order = ["product_name", "indication", "dosing", "background", "purpose", "agenda", "questions", "attachments"]
+    assert [package.index(i) for i in order] == sorted(package.index(i) for i in order)
+    assert [i.number for i in car_t_brief.request] == list(range(1, len(request) + 1))
+    assert len(car_t_brief.attachments) == len(car_t_brief.meeting.questions) + 1
+
+
+# ---------------------------------------------------------------- knowledge
+
+
+def test_meeting_knowledge_is_complete(kn: MeetingKnowledge) -> None:
+    assert list(kn.types) == ["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]
+    assert set(kn.ctd) == set(TOPICS)
+    assert kn.types["interact"].max_pages == 50
+    assert kn.types["eop1"].fda_category == "Type B (EOP)" and kn.types["eop1"].category_note
+    citations = load_knowledge().citations  # the knowledge base loads citations-meetings.yaml too
+    for mtype in kn.types.values():
+        assert all(cid in citations for cid in mtype.citations)
+        assert set(mtype.stages) <= {
+            "preclinical",
+            "phase1",
+            "phase2",
+            "pivotal",
+            "bla_preparation",
+            "bla_under_review",
+            "approved",
+        }
+
+
+def test_unknown_meeting_type_is_a_usage_error(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    with pytest.raises(UsageError, match="unknown meeting type 'type_b'"):
+        plan_meeting(result, program, "type_b", None, kn)
+
+
+def test_a_knowledge_folder_without_meetings_falls_back_to_the_built_in_one(tmp_path: Path) -> None:
+    (tmp_path / "citations.yaml").write_text("citations: []\n")
+    assert list(load_meeting_types(tmp_path).types) == list(load_meeting_types(None).types)
+
+
+def test_broken_meeting_knowledge_is_refused(tmp_path: Path) -> None:
+    source = ROOT / "knowledge"
+    for path in source.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    text = (tmp_path / "meetings.yaml").read_text()
+    (tmp_path / "meetings.yaml").write_text(text.replace("CIT-FDA-OTP-TYPE-D,", "CIT-NO-SUCH-SOURCE,"))
+    with pytest.raises(KnowledgeError, match="unknown citation CIT-NO-SUCH-SOURCE"):
+        load_meeting_types(tmp_path)
+    (tmp_path / "meetings.yaml").write_text(
+        text.replace("      days_before: 47\n", "      days_before: 47\n      with_request: true\n")
+    )
+    with pytest.raises(KnowledgeError):
+        load_meeting_types(tmp_path)
+    (tmp_path / "meetings.yaml").write_text(text)
+    ctd = (tmp_path / "ctd_sections.yaml").read_text()
+    (tmp_path / "ctd_sections.yaml").write_text(ctd.replace("  - topic: cost_of_goods\n", "  - topic: cost_of_good\n"))
+    with pytest.raises(KnowledgeError, match="cost_of_good"):
+        load_meeting_types(tmp_path)

@@ -190,6 +190,7 @@ class DurableEngine:
         self._host = _Host()
         self._lock = threading.Lock()
         self._packs: dict[tuple[CompiledRule, ...], _CompiledPack] = {}
+        self._last: tuple[Sequence[CompiledRule] | None, _CompiledPack | None] = (None, None)
         self._counter = itertools.count(1)
         self._sids = itertools.count(1)
         self._ctx: _Context | None = None
@@ -201,8 +202,12 @@ class DurableEngine:
         return f"durable-rules {self._version}"
 
     def _compile(self, rules: Sequence[CompiledRule]) -> _CompiledPack:
+        if isinstance(rules, tuple) and rules is self._last[0] and self._last[1] is not None:  # same immutable pack: skip hashing
+            return self._last[1]
         key = tuple(rules)
         pack = self._packs.get(key)
+        if pack is not None:
+            self._last = (rules, pack)
         if pack is not None:
             return pack
         ordered = sorted(rules, key=lambda r: r.id)
@@ -240,6 +245,7 @@ class DurableEngine:
         except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
             raise EngineError(f"durable-rules refused the compiled rule pack: {exc}") from exc
         self._packs[key] = compiled
+        self._last = (rules, compiled)
         return compiled
 
     def _make_action(self, rule: CompiledRule, pack: _CompiledPack) -> Callable[[Any], None]:

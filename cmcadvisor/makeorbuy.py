@@ -21,7 +21,7 @@ from cmcadvisor.facts import FactSet, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
 from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor
 from cmcadvisor.models.rule import MAKE_OR_BUY_FACTORS
-from cmcadvisor.reference_eval import Truth, Verdict, run_fixpoint
+from cmcadvisor.reference_eval import Truth, Verdict, run_fixpoint, test_literal
 from cmcadvisor.registry import LoadedRule, RulePack
 
 MAX_FLIPS = 12
@@ -118,21 +118,29 @@ def _score(
     return _Score(recommendation, confidence, factors)
 
 
-def _recommend(groups: Mapping[str, list[LoadedRule]], kb: KnowledgeBase, fired: set[str]) -> str:
-    """The recommendation alone (what-if runs), by the same arithmetic as :func:`_score`."""
+def _votes(groups: Mapping[str, list[LoadedRule]], kb: KnowledgeBase) -> list[tuple[float, list[tuple[str, int]]]]:
+    """Per factor: its normalised weight and its rules' signed votes (for fast what-ifs)."""
     weights = {str(k): v for k, v in kb.make_or_buy.weights.items()}
     total = sum(weights.get(f, 0.0) for f in MAKE_OR_BUY_FACTORS) or 1.0
-    score, known = 0.0, 0
+    table = []
     for factor in MAKE_OR_BUY_FACTORS:
-        mine = groups[factor]
-        net = 0
-        for rule in mine:
+        signed = []
+        for rule in groups[factor]:
             vote = rule.spec.then.make_or_buy
-            if rule.id in fired and vote is not None:
-                net += vote.strength if vote.favours == "in_house" else -vote.strength
-        if mine:  # as in _score without verdicts: a factor with rules is known, voting or neutral
+            assert vote is not None
+            signed.append((rule.id, vote.strength if vote.favours == "in_house" else -vote.strength))
+        table.append((weights.get(factor, 0.0) / total, signed))
+    return table
+
+
+def _recommend(votes: list[tuple[float, list[tuple[str, int]]]], kb: KnowledgeBase, fired: set[str]) -> str:
+    """The recommendation alone (what-if runs), by the same arithmetic as :func:`_score`."""
+    score, known = 0.0, 0
+    for weight, signed in votes:
+        net = sum(strength for rule_id, strength in signed if rule_id in fired)
+        if signed:  # as in _score without verdicts: a factor with rules is known, voting or neutral
             known += 1
-        score += weights.get(factor, 0.0) / total * max(-3, min(3, net)) / 3
+        score += weight * max(-3, min(3, net)) / 3
     thresholds = kb.make_or_buy.thresholds
     if known < thresholds.min_known_factors:
         return "undetermined"
@@ -140,32 +148,52 @@ def _recommend(groups: Mapping[str, list[LoadedRule]], kb: KnowledgeBase, fired:
 
 
 def _candidates(rules: Sequence[LoadedRule], facts: FactSet) -> list[tuple[str, Value]]:
-    """Single-fact changes worth trying: the boundaries the factor rules test."""
+    """Single-fact changes worth trying: the boundaries the factor rules test.
+
+    A change that leaves every literal on its fact as it is cannot move the score, and of
+    several changes with the same effect on those literals only the smallest is kept.
+    """
     vocab = vocabulary()
-    seen: set[tuple[str, Value]] = set()
-    out: list[tuple[str, Value]] = []
     lits: list[Lit] = [lit for rule in rules if rule.compiled.shape.body for lit in literals(rule.compiled.shape.body)]
+    by_fact: dict[str, list[Lit]] = {}
     for lit in lits:
-        if lit.collection or lit.derived or lit.fact not in vocab:
-            continue
-        info = vocab[lit.fact]
-        current = facts.scalars.get(lit.fact)
-        values: list[Value] = []
-        if info.type == "bool":
-            values = [True, False]
-        elif info.type == "enum":
-            values = list(info.allowed)
-        elif info.type in ("int", "float") and isinstance(lit.value, int | float) and not isinstance(lit.value, bool):
-            whole = isinstance(lit.value, int) or float(lit.value).is_integer()
-            step: float = 1 if whole else max(abs(float(lit.value)) * 0.01, 0.001)
-            values = [v for v in (lit.value - step, lit.value, lit.value + step) if v >= 0]
-            if whole:
-                values = [int(v) for v in values]
-        for value in values:
-            if value != current and (lit.fact, value) not in seen:
-                seen.add((lit.fact, value))
-                out.append((lit.fact, value))
-    return sorted(out, key=lambda c: (c[0], str(c[1])))
+        if not (lit.collection or lit.derived) and lit.fact in vocab:
+            by_fact.setdefault(lit.fact, []).append(lit)
+    out: list[tuple[str, Value]] = []
+    for fact in sorted(by_fact):
+        info = vocab[fact]
+        current = facts.scalars.get(fact)
+        values: set[Value] = set()
+        for lit in by_fact[fact]:
+            if info.type == "bool":
+                values.update((True, False))
+            elif info.type == "enum":
+                values.update(info.allowed)
+            elif info.type in ("int", "float") and isinstance(lit.value, int | float) and not isinstance(lit.value, bool):
+                whole = isinstance(lit.value, int) or float(lit.value).is_integer()
+                step: float = 1 if whole else max(abs(float(lit.value)) * 0.01, 0.001)
+                near = [v for v in (lit.value - step, lit.value, lit.value + step) if v >= 0]
+                values.update(int(v) for v in near) if whole else values.update(near)
+
+        def signature(value: object, fact: str = fact) -> tuple[bool | None, ...]:
+            if value is None:
+                return tuple(None for _ in by_fact[fact])
+            return tuple(test_literal(lit, value) for lit in by_fact[fact])  # type: ignore[arg-type]
+
+        def distance(value: Value, current: object = current) -> tuple[float, str]:
+            if isinstance(value, int | float) and isinstance(current, int | float) and not isinstance(value, bool):
+                return (abs(float(value) - float(current)), str(value))
+            return (0.0, str(value))
+
+        seen = {signature(current)}
+        for value in sorted(values, key=distance):
+            if value == current:
+                continue
+            mark = signature(value)
+            if mark not in seen:
+                seen.add(mark)
+                out.append((fact, value))
+    return out
 
 
 def _describe(fact: str, value: Value, current: Value | tuple[str, ...] | None) -> str:
@@ -178,6 +206,39 @@ def _describe(fact: str, value: Value, current: Value | tuple[str, ...] | None) 
     return f"{fact} = {number}"
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the what-if search needs of a rule pack, built once per pack and knowledge base."""
+
+    groups: dict[str, list[LoadedRule]]
+    rules: list[LoadedRule]
+    votes: list[tuple[float, list[tuple[str, int]]]]
+    sub_pack: tuple[CompiledRule, ...]
+    by_fact: dict[str, list[CompiledRule]]
+    consumers: dict[str, list[CompiledRule]]
+
+
+_PLANS: dict[tuple[str, str, int], _Plan] = {}
+
+
+def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
+    key = (pack.sha256, kb.sha256, len(pack.active))
+    plan = _PLANS.get(key)
+    if plan is None:
+        groups = _by_factor(pack)
+        rules = _factor_rules(pack)
+        sub_pack = _dependencies(pack, rules)
+        by_fact: dict[str, list[CompiledRule]] = {}
+        consumers: dict[str, list[CompiledRule]] = {}
+        for rule in sub_pack:
+            for name in rule.shape.facts:
+                by_fact.setdefault(name, []).append(rule)
+            for name in rule.shape.derived:
+                consumers.setdefault(name, []).append(rule)
+        plan = _PLANS[key] = _Plan(groups, rules, _votes(groups, kb), sub_pack, by_fact, consumers)
+    return plan
+
+
 def build_make_or_buy(
     pack: RulePack,
     kb: KnowledgeBase,
@@ -187,17 +248,16 @@ def build_make_or_buy(
     message: Callable[[LoadedRule, FactSet], str],
 ) -> MakeOrBuy:
     """The recommendation with its factors, and the single-fact changes that would flip it."""
-    groups = _by_factor(pack)
+    plan = _plan(pack, kb)
+    groups, rules, votes, sub_pack, by_fact, consumers = (
+        plan.groups,
+        plan.rules,
+        plan.votes,
+        plan.sub_pack,
+        plan.by_fact,
+        plan.consumers,
+    )
     base = _score(groups, kb, fired, verdicts, lambda rule: message(rule, facts))
-    rules = _factor_rules(pack)
-    sub_pack = _dependencies(pack, rules)
-    by_fact: dict[str, list[CompiledRule]] = {}
-    consumers: dict[str, list[CompiledRule]] = {}
-    for rule in sub_pack:
-        for name in rule.shape.facts:
-            by_fact.setdefault(name, []).append(rule)
-        for name in rule.shape.derived:
-            consumers.setdefault(name, []).append(rule)
     base_fired = {rule.id for rule in sub_pack if rule.id in fired}
     flips: dict[str, tuple[float, str]] = {}
     for fact, value in _candidates(rules, facts):
@@ -215,7 +275,7 @@ def build_make_or_buy(
         given = {name for rule in sub_pack if rule.id in kept for name in rule.derives}
         firings, _ = run_fixpoint([affected[k] for k in sorted(affected)], changed, given)
         now = kept | {f.rule for f in firings}
-        recommendation = _recommend(groups, kb, now)
+        recommendation = _recommend(votes, kb, now)
         if recommendation in (base.recommendation, "undetermined"):
             continue
         current = facts.get(fact)

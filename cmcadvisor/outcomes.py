@@ -13,6 +13,7 @@ import datetime
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cmcadvisor.conditions import Firing
 from cmcadvisor.facts import FactSet, Item, Value, vocabulary
@@ -145,7 +146,7 @@ def build_findings(
     """Findings for every firing of a finding rule and every undetermined rule; waivers applied."""
     waivers = _waiver_index(program, pack, as_of)
     used: set[str] = set()
-    drafts: list[tuple[tuple[object, ...], dict[str, object]]] = []
+    drafts: list[tuple[tuple[object, ...], dict[str, Any]]] = []
     for firing in sorted(set(firings), key=lambda f: (f.rule, -1 if f.item is None else f.item)):
         rule = pack.by_id[firing.rule]
         spec = rule.spec
@@ -217,7 +218,8 @@ def build_findings(
             )
         )
     drafts.sort(key=lambda d: d[0])
-    findings = [FindingResult.model_validate({"id": f"F-{n:04d}", **body}) for n, (_, body) in enumerate(drafts, 1)]
+    # Bodies are built here from validated rules and typed facts: construct without re-validating.
+    findings = [FindingResult.model_construct(id=f"F-{n:04d}", **body) for n, (_, body) in enumerate(drafts, 1)]
     waived = sorted(f.rule for f in findings if f.status == "waived")
     unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
     return findings, waived, unused
@@ -237,7 +239,7 @@ def build_pathways(
     for pathway_id in PATHWAY_IDS:
         if pathway_id.split(".", 1)[0] not in regions:
             continue
-        rules = [r for r in pack.active if r.spec.then.pathway is not None and r.spec.then.pathway.id == pathway_id]
+        rules = list(pack.pathway_rules.get(pathway_id, ()))
         name = kb.pathways[pathway_id].name if pathway_id in kb.pathways else pathway_id
         decided = [r for r in rules if r.id in fired_ids]
         if decided:

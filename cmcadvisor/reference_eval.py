@@ -10,7 +10,7 @@ This module must not import durable-rules or produce prose.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cmcadvisor.conditions import And, CompiledRule, Firing, Lit, Node, Or, Value
@@ -94,40 +94,84 @@ def _lookup(lit: Lit, facts: FactSet, item: Item | None, item_index: int | None)
     return value is not None, value, lit.fact
 
 
-def _truth(node: Node, facts: FactSet, item: Item | None) -> int:
-    """The Kleene truth alone (0 false, 1 unknown, 2 true): the fast path of every evaluation."""
+TruthFn = Callable[[Mapping[str, Value], Mapping[str, tuple[str, ...]], Item | None], int]
+_COMPILED: dict[int, tuple[Node, TruthFn]] = {}
+
+
+def _predicate(lit: Lit) -> Callable[[object], bool]:
+    """The literal's test of a present value, specialised by operator (same results as test_literal)."""
+    op, value = lit.op, lit.value
+    if op in ("eq", "ne"):
+        want = op == "eq"
+        if isinstance(value, str):
+            return lambda v: (isinstance(v, str) and v == value) == want
+        return lambda v: (not isinstance(v, str | tuple) and v == value) == want
+    if op in ("in", "not_in"):
+        options = value if isinstance(value, tuple) else (value,)
+        want = op == "in"
+        if all(isinstance(o, str) for o in options):
+            allowed = frozenset(options)
+            return lambda v: (isinstance(v, str) and v in allowed) == want
+    return lambda v: test_literal(lit, v)  # type: ignore[arg-type]
+
+
+def _compile(node: Node) -> TruthFn:
+    """A closure computing the Kleene truth (0, 1, 2) of a condition: the evaluator's hot path."""
     if isinstance(node, Lit):
-        field_name = node.item_field
-        value: Value | tuple[str, ...] | None
+        fact, field_name, op = node.fact, node.item_field, node.op
+        getter: Callable[[Mapping[str, Value], Mapping[str, tuple[str, ...]], Item | None], object]
         if field_name is not None:
-            value = item.get(field_name) if item is not None else None
+            getter = lambda sc, ls, it: it.get(field_name) if it is not None else None  # noqa: E731
         else:
-            value = facts.scalars.get(node.fact)
-            if value is None:
-                value = facts.lists.get(node.fact)
-        op = node.op
+            getter = lambda sc, ls, it: sc[fact] if fact in sc else ls.get(fact)  # noqa: E731
         if op == "exists":
-            return 0 if value is None else 2
+            return lambda sc, ls, it: 0 if getter(sc, ls, it) is None else 2
         if op == "missing":
-            return 2 if value is None else 0
-        if value is None:
-            return 1
-        return 2 if test_literal(node, value) else 0
+            return lambda sc, ls, it: 2 if getter(sc, ls, it) is None else 0
+        test = _predicate(node)
+
+        def literal(sc: Mapping[str, Value], ls: Mapping[str, tuple[str, ...]], it: Item | None) -> int:
+            value = getter(sc, ls, it)
+            if value is None:
+                return 1
+            return 2 if test(value) else 0
+
+        return literal
+    children = [_compile(child) for child in node.children]
     if isinstance(node, And):
-        result = 2
-        for child in node.children:
-            truth = _truth(child, facts, item)
-            if truth == 0:
-                return 0
-            result = min(result, truth)
+
+        def conjunction(sc: Mapping[str, Value], ls: Mapping[str, tuple[str, ...]], it: Item | None) -> int:
+            result = 2
+            for child in children:
+                truth = child(sc, ls, it)
+                if truth == 0:
+                    return 0
+                if truth < result:
+                    result = truth
+            return result
+
+        return conjunction
+
+    def disjunction(sc: Mapping[str, Value], ls: Mapping[str, tuple[str, ...]], it: Item | None) -> int:
+        result = 0
+        for child in children:
+            truth = child(sc, ls, it)
+            if truth == 2:
+                return 2
+            if truth > result:
+                result = truth
         return result
-    result = 0
-    for child in node.children:
-        truth = _truth(child, facts, item)
-        if truth == 2:
-            return 2
-        result = max(result, truth)
-    return result
+
+    return disjunction
+
+
+def _truth(node: Node, facts: FactSet, item: Item | None) -> int:
+    """The Kleene truth alone (0 false, 1 unknown, 2 true), through the compiled closure."""
+    entry = _COMPILED.get(id(node))
+    if entry is None or entry[0] is not node:
+        entry = (node, _compile(node))  # the node is kept, so its id cannot be reused
+        _COMPILED[id(node)] = entry
+    return entry[1](facts.scalars, facts.lists, item)
 
 
 def evaluate_node(node: Node, facts: FactSet, item: Item | None = None, item_index: int | None = None) -> Verdict:
@@ -167,29 +211,34 @@ def _evaluate_unknown(node: Node, facts: FactSet, item: Item | None, item_index:
 def evaluate_rule(
     rule: CompiledRule,
     facts: FactSet,
-    derived_true: Iterable[str],
-    derived_unknown: Iterable[str] = (),
+    derived_true: Collection[str],
+    derived_unknown: Collection[str] = (),
 ) -> tuple[Verdict, list[int | None]]:
-    """The rule's verdict and the items it fires for (``[None]`` for a program-level firing)."""
-    true_set, unknown_set = set(derived_true), set(derived_unknown)
+    """The rule's verdict and the items it fires for (``[None]`` for a program-level firing).
+
+    ``derived_true`` / ``derived_unknown`` are tested with ``in``: pass sets when calling in a loop.
+    """
     gate = Truth.TRUE
     gate_missing: set[str] = set()
     for name in rule.shape.derived:
-        if name in true_set:
+        if name in derived_true:
             continue
-        if name in unknown_set:
+        if name in derived_unknown:
             gate = min(gate, Truth.UNKNOWN)
             gate_missing.add(f"derived.{name}")
         else:
-            gate = Truth.FALSE
-    if gate == Truth.FALSE:
-        return Verdict(Truth.FALSE), []
+            return Verdict(Truth.FALSE), []
     body = rule.shape.body
     collection = rule.shape.collection
     hits: list[int | None]
     if body is None:
         verdict, hits = Verdict(Truth.TRUE), [None]
     elif collection is None:
+        fast = _truth(body, facts, None)
+        if fast == 2 and gate == Truth.TRUE:
+            return Verdict(Truth.TRUE), [None]
+        if fast == 0:
+            return Verdict(Truth.FALSE), []
         verdict = evaluate_node(body, facts)
         hits = [None] if verdict.truth == Truth.TRUE else []
     else:
@@ -215,28 +264,36 @@ def evaluate_rule(
 
 
 def run_fixpoint(rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[str] = ()) -> tuple[list[Firing], list[str]]:
-    """Forward-chain to a fixpoint: firings in order, and derived facts in order of derivation."""
+    """Forward-chain to a fixpoint: firings in order, and derived facts in order of derivation.
+
+    A rule that fired has fired for every item it ever will (items do not depend on derived
+    facts), and only rules that wait on derived facts can change in later rounds.
+    """
     derived: list[str] = list(dict.fromkeys(given))
     derived_set = set(derived)
-    fired: set[tuple[str, int | None]] = set()
     firings: list[Firing] = []
-    changed = True
-    while changed:
-        changed = False
-        for rule in rules:
+    pending = list(rules)
+    first = True
+    while pending:
+        grew = False
+        waiting: list[CompiledRule] = []
+        for rule in pending:
             verdict, hits = evaluate_rule(rule, facts, derived_set)
             if verdict.truth != Truth.TRUE:
+                if rule.shape.derived:
+                    waiting.append(rule)
                 continue
             for item in hits:
-                if (rule.id, item) in fired:
-                    continue
-                fired.add((rule.id, item))
                 firings.append(Firing(rule.id, rule.version, item))
-                changed = True
-                for name in rule.derives:
-                    if name not in derived_set:
-                        derived_set.add(name)
-                        derived.append(name)
+            for name in rule.derives:
+                if name not in derived_set:
+                    derived_set.add(name)
+                    derived.append(name)
+                    grew = True
+        if not grew and not first:
+            break
+        first = False
+        pending = waiting if grew else []
     return firings, derived
 
 

@@ -26,16 +26,15 @@ from cmcadvisor.validation import validate_document
 
 @dataclass(frozen=True)
 class LoadedRule:
-    """A validated rule, where it came from, and its compiled form."""
+    """A validated rule, where it came from, and its compiled form (``id`` mirrors the spec's)."""
 
     spec: RuleSpec
     source: str
     compiled: CompiledRule
+    id: str = field(init=False)
 
-    @property
-    def id(self) -> str:
-        """The rule id."""
-        return self.spec.id
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.spec.id)
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,15 @@ class RulePack:
     @functools.cached_property
     def _compiled_active(self) -> tuple[CompiledRule, ...]:
         return tuple(rule.compiled for rule in self.active)
+
+    @functools.cached_property
+    def pathway_rules(self) -> dict[str, tuple[LoadedRule, ...]]:
+        """Active pathway rules by pathway id."""
+        found: dict[str, list[LoadedRule]] = {}
+        for rule in self.active:
+            if rule.spec.then.pathway is not None:
+                found.setdefault(rule.spec.then.pathway.id, []).append(rule)
+        return {key: tuple(value) for key, value in found.items()}
 
     def compiled_active(self) -> tuple[CompiledRule, ...]:
         """The compiled active rules, in id order."""

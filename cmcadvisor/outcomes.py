@@ -218,8 +218,7 @@ def build_findings(
             )
         )
     drafts.sort(key=lambda d: d[0])
-    # Bodies are built here from validated rules and typed facts: construct without re-validating.
-    findings = [FindingResult.model_construct(id=f"F-{n:04d}", **body) for n, (_, body) in enumerate(drafts, 1)]
+    findings = [FindingResult.model_validate({"id": f"F-{n:04d}", **body}) for n, (_, body) in enumerate(drafts, 1)]
     waived = sorted(f.rule for f in findings if f.status == "waived")
     unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
     return findings, waived, unused

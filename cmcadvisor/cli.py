@@ -92,6 +92,25 @@ _SET_OPTION = click.option(
 )
 
 
+_OUTPUT_OPTION = click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write here (atomically) instead of stdout; never over an input file.",
+)
+_AS_OF_OPTION = click.option(
+    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
+)
+_TEMPLATES_OPTION = click.option(
+    "--templates",
+    "templates_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="A folder of templates that override the packaged ones (rendered in a sandbox).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cmcadvisor")
 @click.option(
@@ -120,16 +139,8 @@ def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowled
 @cli.command()
 @click.argument("program", type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table", show_default=True)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write here (atomically) instead of stdout.",
-)
-@click.option(
-    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
-)
+@_OUTPUT_OPTION
+@_AS_OF_OPTION
 @click.option(
     "--fail-on",
     type=click.Choice(list(SEVERITY_RANK)[:-1]),
@@ -145,13 +156,7 @@ def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowled
     help="Also write an audit record (JSON) here.",
 )
 @click.option("--auditor", is_flag=True, help="HTML: show each finding's trace (rule, facts, sources) inline.")
-@click.option(
-    "--templates",
-    "templates_dir",
-    type=click.Path(path_type=Path, file_okay=False, exists=True),
-    default=None,
-    help="A folder of templates that override the packaged ones (rendered in a sandbox).",
-)
+@_TEMPLATES_OPTION
 @click.pass_context
 def assess(
     ctx: click.Context,
@@ -203,16 +208,8 @@ def assess(
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "mermaid", "csv", "png", "svg"]), default="table", show_default=True
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write here (atomically) instead of stdout.",
-)
-@click.option(
-    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
-)
+@_OUTPUT_OPTION
+@_AS_OF_OPTION
 @_SET_OPTION
 @click.pass_context
 def timeline(
@@ -251,12 +248,10 @@ def timeline(
     "--date", "desired", callback=_parse_date, default=None, help="The desired meeting date YYYY-MM-DD (default: proposed)."
 )
 @click.option("--format", "fmt", type=click.Choice(["markdown", "docx", "html", "json"]), default="markdown", show_default=True)
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here (atomically).")
-@click.option(
-    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
-)
+@_OUTPUT_OPTION
+@_AS_OF_OPTION
 @_SET_OPTION
-@click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None)
+@_TEMPLATES_OPTION
 @click.pass_context
 def brief(
     ctx: click.Context,
@@ -290,12 +285,10 @@ def brief(
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "xlsx", "markdown", "json", "html"]), default="table", show_default=True
 )
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here (atomically).")
-@click.option(
-    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
-)
+@_OUTPUT_OPTION
+@_AS_OF_OPTION
 @_SET_OPTION
-@click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None)
+@_TEMPLATES_OPTION
 @click.pass_context
 def risks(
     ctx: click.Context,
@@ -413,7 +406,7 @@ def explain(
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Write here (atomically).")
+@_OUTPUT_OPTION
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
 @click.option("--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD for every program.")
 @click.option(

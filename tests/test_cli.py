@@ -15,6 +15,7 @@ from conftest import EXAMPLES, ROOT
 
 from cmcadvisor.cli import cli
 from cmcadvisor.models.result import AssessmentResult
+from cmcadvisor.models.rule import PATHWAY_IDS
 
 TOP_KEYS = [
     "schema_version",
@@ -30,15 +31,7 @@ TOP_KEYS = [
     "questions",
     "audit",
 ]
-US_PATHWAYS = {
-    "us.fast_track",
-    "us.breakthrough_therapy",
-    "us.rmat",
-    "us.accelerated_approval",
-    "us.priority_review",
-    "us.orphan_drug",
-    "us.rare_pediatric_disease",
-}
+US_PATHWAYS = {p for p in PATHWAY_IDS if p.startswith("us.")}
 STATUSES = {"granted", "eligible", "not_eligible", "not_applicable", "undetermined"}
 
 

@@ -7,12 +7,15 @@ person last checked it. This module only describes shapes; it must not read file
 
 from __future__ import annotations
 
+import typing
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from cmcadvisor.models.rule import Confidence
+from cmcadvisor.models.program import ActivityId, Stage
+from cmcadvisor.models.program import MeetingType as MeetingTypeLiteral
+from cmcadvisor.models.rule import Confidence, MakeOrBuyFactorId
 
 CITATION_ID_PATTERN = r"^CIT-[A-Z0-9][A-Z0-9-]{2,60}$"
 
@@ -79,41 +82,12 @@ class MakeOrBuyConfig(_Model):
     """``knowledge/make_or_buy.yaml``: weights of the seven considerations and thresholds."""
 
     basis: Annotated[StrictStr, Field(min_length=10)]
-    weights: dict[
-        Literal[
-            "capital",
-            "in_house_capability",
-            "science_maturity",
-            "epidemiology",
-            "supply_chain",
-            "cmc_regulatory_strategy",
-            "cost_structure",
-        ],
-        Annotated[float, Field(ge=0)],
-    ]
+    weights: dict[MakeOrBuyFactorId, Annotated[float, Field(ge=0)]]
     thresholds: MakeOrBuyThresholds = MakeOrBuyThresholds()
 
 
-ACTIVITY_IDS: tuple[str, ...] = (
-    "make_or_buy_decision",
-    "cdmo_selection",
-    "tech_transfer",
-    "facility_build",
-    "facility_qualification",
-    "process_lock",
-    "comparability_study",
-    "potency_assay_qualification",
-    "potency_assay_validation",
-    "analytical_method_validation",
-    "engineering_runs",
-    "ppq",
-    "stability_data",
-    "long_lead_equipment",
-    "vector_supply",
-    "bla_submission",
-    "pre_license_inspection",
-)
-MILESTONE_IDS: tuple[str, ...] = (
+ACTIVITY_IDS: tuple[str, ...] = typing.get_args(ActivityId)
+MilestoneId = Literal[
     "ind_submission",
     "first_patient_dosed",
     "eop2_meeting",
@@ -122,7 +96,8 @@ MILESTONE_IDS: tuple[str, ...] = (
     "bla_submission",
     "bla_approval",
     "commercial_launch",
-)
+]
+MILESTONE_IDS: tuple[str, ...] = typing.get_args(MilestoneId)
 
 
 class Activity(_Model):
@@ -168,19 +143,9 @@ class PathwaysFile(_Model):
 
 # ---------------------------------------------------------------- FDA meetings and CTD sections
 
-MEETING_TYPE_IDS: tuple[str, ...] = ("interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d")
-MeetingTypeId = Literal["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]
-MilestoneId = Literal[
-    "ind_submission",
-    "first_patient_dosed",
-    "eop2_meeting",
-    "pivotal_start",
-    "pre_bla_meeting",
-    "bla_submission",
-    "bla_approval",
-    "commercial_launch",
-]
-StageId = Literal["preclinical", "phase1", "phase2", "pivotal", "bla_preparation", "bla_under_review", "approved"]
+MeetingTypeId = MeetingTypeLiteral
+MEETING_TYPE_IDS: tuple[str, ...] = typing.get_args(MeetingTypeLiteral)
+StageId = Stage
 Discipline = Literal["cmc", "nonclinical", "clinical", "regulatory", "business"]
 Days = Annotated[StrictInt, Field(ge=0, le=365)]
 

@@ -7,6 +7,7 @@ language. This module only describes shapes; it must not evaluate conditions or 
 
 from __future__ import annotations
 
+import typing
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -26,7 +27,7 @@ from pydantic import (
 from cmcadvisor.models.program import Stage
 
 RULE_ID_PATTERN = r"^[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{3}$"
-PATHWAY_IDS: tuple[str, ...] = (
+PathwayId = Literal[
     "us.fast_track",
     "us.breakthrough_therapy",
     "us.rmat",
@@ -39,7 +40,8 @@ PATHWAY_IDS: tuple[str, ...] = (
     "eu.conditional_marketing_authorisation",
     "jp.sakigake",
     "jp.conditional_time_limited",
-)
+]
+PATHWAY_IDS: tuple[str, ...] = typing.get_args(PathwayId)
 TOPICS: tuple[str, ...] = (
     "expedited_pathway",
     "fda_meeting",
@@ -89,7 +91,7 @@ TOPICS: tuple[str, ...] = (
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 RuleKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "derivation", "factor", "schedule"]
-MAKE_OR_BUY_FACTORS: tuple[str, ...] = (
+MakeOrBuyFactorId = Literal[
     "capital",
     "in_house_capability",
     "science_maturity",
@@ -97,7 +99,8 @@ MAKE_OR_BUY_FACTORS: tuple[str, ...] = (
     "supply_chain",
     "cmc_regulatory_strategy",
     "cost_structure",
-)
+]
+MAKE_OR_BUY_FACTORS: tuple[str, ...] = typing.get_args(MakeOrBuyFactorId)
 FINDING_KINDS: tuple[str, ...] = ("requirement", "gap", "recommendation", "risk", "inconsistency")
 Confidence = Literal["verified", "secondary", "unverified"]
 PathwayStatus = Literal["granted", "eligible", "not_eligible", "not_applicable", "undetermined"]
@@ -184,20 +187,7 @@ Condition = Annotated[
 class PathwayOutcome(_Model):
     """The status a pathway rule gives to one pathway id."""
 
-    id: Literal[
-        "us.fast_track",
-        "us.breakthrough_therapy",
-        "us.rmat",
-        "us.accelerated_approval",
-        "us.priority_review",
-        "us.orphan_drug",
-        "us.rare_pediatric_disease",
-        "eu.prime",
-        "eu.accelerated_assessment",
-        "eu.conditional_marketing_authorisation",
-        "jp.sakigake",
-        "jp.conditional_time_limited",
-    ]
+    id: PathwayId
     status: Literal["granted", "eligible", "not_eligible", "not_applicable"]
     next_step: StrictStr | None = Field(None, max_length=600)
 
@@ -205,15 +195,7 @@ class PathwayOutcome(_Model):
 class MakeOrBuyVote(_Model):
     """A ``factor`` rule's vote on one of the seven make-or-buy considerations."""
 
-    factor: Literal[
-        "capital",
-        "in_house_capability",
-        "science_maturity",
-        "epidemiology",
-        "supply_chain",
-        "cmc_regulatory_strategy",
-        "cost_structure",
-    ]
+    factor: MakeOrBuyFactorId
     favours: Literal["in_house", "cdmo"]
     strength: Annotated[StrictInt, Field(ge=1, le=3)] = 1
 

@@ -37,6 +37,7 @@ from cmcadvisor.models.knowledge import (
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult, CitationRef, FindingResult, Meeting, MeetingQuestion, ProgramRef
 from cmcadvisor.models.rule import SEVERITY_RANK, TOPICS
+from cmcadvisor.outcomes import show_value
 from cmcadvisor.validation import validate_document
 
 REQUEST_ITEM_IDS = frozenset(
@@ -837,19 +838,11 @@ class Brief(_BriefModel):
     sources: list[CitationRef]
 
 
-def _show(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
-
-
 def _fields(model: BaseModel | None, names: Iterable[str]) -> list[str]:
     if model is None:
         return []
     data = model.model_dump()
-    return [f"{name.replace('_', ' ').capitalize()}: {_show(data[name])}" for name in names if data.get(name) is not None]
+    return [f"{name.replace('_', ' ').capitalize()}: {show_value(data[name])}" for name in names if data.get(name) is not None]
 
 
 def _focus(question: MeetingQuestion, mtype: MeetingType, kn: MeetingKnowledge) -> str:

@@ -46,9 +46,12 @@ class Outcomes:
     waivers_unused: list[str]
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
+    """A fact value as prose: yes/no, lists joined, floats to two places, dates in ISO form."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value)
     if isinstance(value, float):
@@ -65,7 +68,7 @@ def fill_message(template: str, facts: FactSet, item: Item | None) -> str:
             value: object = item.get(name[5:])
         else:
             value = facts.get(name)
-        return "(not given)" if value is None else _show(value)
+        return "(not given)" if value is None else show_value(value)
 
     return " ".join(_PLACEHOLDER.sub(lookup, template).split())
 

@@ -39,11 +39,15 @@ def _loader(override: str | None) -> jinja2.BaseLoader:
 @functools.cache
 def environment(override: str | None = None) -> jinja2.Environment:
     """The sandboxed Markdown environment over the packaged templates (and a --templates folder)."""
+    return _environment(override, html=False)
+
+
+def _environment(override: str | None, *, html: bool) -> jinja2.Environment:
     env = SandboxedEnvironment(
         loader=_loader(override),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,
-        finalize=escape_markdown,
+        autoescape=html,
+        finalize=None if html else escape_markdown,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -77,16 +81,7 @@ def render_template(name: str, override: str | None = None, **context: object) -
 @functools.cache
 def html_environment(override: str | None = None) -> jinja2.Environment:
     """The sandboxed, autoescaping HTML environment (optionally over a --templates folder)."""
-    env = SandboxedEnvironment(
-        loader=_loader(override),
-        undefined=jinja2.StrictUndefined,
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["tojson"] = _tojson
-    return env
+    return _environment(override, html=True)
 
 
 def render_html_template(name: str, override: str | None = None, **context: object) -> str:

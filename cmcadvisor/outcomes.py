@@ -271,7 +271,11 @@ def build_pathways(
                 "Cannot decide yet: " + "; ".join(r.spec.title for r in unknown) + ". Missing facts: " + ", ".join(missing) + "."
             )
         elif rules:
-            rationale = "No rule reached a decision for this pathway with the facts given."
+            checked = "; ".join(f"{r.id} ({r.spec.title})" for r in rules)
+            rationale = (
+                "The facts given neither meet nor rule out the criteria cmcadvisor checks for this pathway, "
+                f"so it cannot decide: {checked}. Judge eligibility against the cited sources."
+            )
         else:
             rationale = "cmcadvisor has no rules for this pathway yet; assess it with the cited sources."
         results.append(
@@ -280,7 +284,7 @@ def build_pathways(
                 name=name,
                 status="undetermined",
                 rationale=rationale,
-                rules=[r.id for r in unknown],
+                rules=[r.id for r in (unknown or rules)],
                 citations=sorted({c for r in unknown for c in r.spec.citations})
                 or (list(kb.pathways[pathway_id].citations) if pathway_id in kb.pathways else []),
                 missing_facts=missing,

@@ -59,6 +59,17 @@ def show_value(value: object) -> str:
     return str(value)
 
 
+def _item_label(item: Item | None) -> str:
+    """For a finding about one item of a list, which item (so two findings never read the same)."""
+    if item is None:
+        return ""
+    label = item.get("name") or item.get("description")
+    if not isinstance(label, str) or not label.strip():
+        return ""
+    text = " ".join(label.split())
+    return f" ({text if len(text) <= 60 else text[:57].rstrip() + '...'})"
+
+
 def fill_message(template: str, facts: FactSet, item: Item | None) -> str:
     """Replace ``{fact.name}`` and ``{item.field}`` with values; unknown ones read ``(not given)``."""
 
@@ -178,7 +189,7 @@ def build_findings(
                     "rule": spec.id,
                     "kind": spec.kind,
                     "severity": spec.severity,
-                    "title": fill_message(spec.then.title or spec.title, facts, item),
+                    "title": fill_message(spec.then.title or spec.title, facts, item) + _item_label(item),
                     "detail": fill_message(spec.then.message, facts, item),
                     "topics": list(spec.topics),
                     "due": DueRef(stage=spec.then.due.stage if spec.then.due else None),

@@ -37,7 +37,7 @@ from cmcadvisor.models.knowledge import (
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult, CitationRef, FindingResult, Meeting, MeetingQuestion, ProgramRef
 from cmcadvisor.models.rule import SEVERITY_RANK, TOPICS
-from cmcadvisor.outcomes import show_value
+from cmcadvisor.outcomes import citation_ref, show_value
 from cmcadvisor.validation import validate_document
 
 REQUEST_ITEM_IDS = frozenset(
@@ -1027,7 +1027,7 @@ def build_brief(result: AssessmentResult, program: ProgramFile, meeting: Meeting
     ]
     key_dates.sort(key=lambda k: k.date or "9999")
     cite_ids = list(dict.fromkeys([*meeting.citations, *settings.request_citations]))
-    sources = [_ref(types.citations[cid]) for cid in cite_ids if cid in types.citations]
+    sources = [citation_ref(types.citations[cid]) for cid in cite_ids if cid in types.citations]
     finding_refs = {c.id: c for f in result.findings for c in f.citations}
     extra = sorted({cid for q in meeting.questions for cid in q.citations} - set(cite_ids))
     sources += [finding_refs[cid] for cid in extra if cid in finding_refs]
@@ -1048,17 +1048,4 @@ def build_brief(result: AssessmentResult, program: ProgramFile, meeting: Meeting
         question_groups=groups,
         attachments=attachments,
         sources=sources,
-    )
-
-
-def _ref(citation: Citation) -> CitationRef:
-    return CitationRef(
-        id=citation.id,
-        title=citation.title,
-        issuer=citation.issuer,
-        year=citation.year,
-        section=citation.section,
-        status=citation.status,
-        confidence=citation.confidence,
-        url=citation.url,
     )

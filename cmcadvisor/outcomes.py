@@ -18,6 +18,7 @@ from typing import Any
 from cmcadvisor.conditions import Firing
 from cmcadvisor.facts import FactSet, Item, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
+from cmcadvisor.models.knowledge import Citation
 from cmcadvisor.models.program import ProgramFile, Waiver
 from cmcadvisor.models.result import (
     CitationRef,
@@ -108,6 +109,20 @@ def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> d
 _CITATION_REFS: dict[tuple[str, str], CitationRef] = {}
 
 
+def citation_ref(c: Citation) -> CitationRef:
+    """A knowledge-base citation as the output contract shows it."""
+    return CitationRef(
+        id=c.id,
+        title=c.title,
+        issuer=c.issuer,
+        year=c.year,
+        section=c.section,
+        status=c.status,
+        confidence=c.confidence,
+        url=c.url,
+    )
+
+
 def cite(kb: KnowledgeBase, ids: Sequence[str]) -> list[CitationRef]:
     """Resolve citation ids (references are checked at load time); refs are frozen, so shared."""
     refs = []
@@ -117,17 +132,7 @@ def cite(kb: KnowledgeBase, ids: Sequence[str]) -> list[CitationRef]:
         if cached is not None:
             refs.append(cached)
             continue
-        c = kb.citations[cid]
-        ref = CitationRef(
-            id=c.id,
-            title=c.title,
-            issuer=c.issuer,
-            year=c.year,
-            section=c.section,
-            status=c.status,
-            confidence=c.confidence,
-            url=c.url,
-        )
+        ref = citation_ref(kb.citations[cid])
         _CITATION_REFS[key] = ref
         refs.append(ref)
     return refs

@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime
 import io
 import json
-import zipfile
 from typing import Literal, assert_never
 
 from cmcadvisor.meetings import Brief
+from cmcadvisor.render.office import stable_zip
 
 BriefFormat = Literal["markdown", "docx", "html", "json"]
 BRIEF_FORMATS: tuple[str, ...] = ("markdown", "docx", "html", "json")
@@ -182,19 +182,7 @@ def brief_docx(brief: Brief) -> bytes:
     style.font.size = Pt(10.5)
     raw = io.BytesIO()
     doc.save(raw)
-    return _stable_zip(raw.getvalue(), (as_of.year, as_of.month, as_of.day, 0, 0, 0))
-
-
-def _stable_zip(data: bytes, when: tuple[int, int, int, int, int, int]) -> bytes:
-    """The same zip with every entry stamped ``when``, so identical briefs give identical bytes."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=when)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            dst.writestr(entry, src.read(info.filename))
-    return out.getvalue()
+    return stable_zip(raw.getvalue(), as_of)
 
 
 def render_brief(brief: Brief, fmt: BriefFormat, *, templates: str | None = None) -> str | bytes:

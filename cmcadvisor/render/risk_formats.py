@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cmcadvisor.models.result import AssessmentResult, Risk
+from cmcadvisor.render.office import stable_zip
 from cmcadvisor.render.templating import escape_markdown, render_html_template
 from cmcadvisor.render.timeline_formats import neutralise_cell
 from cmcadvisor.risks import risk_level
@@ -270,19 +271,6 @@ def _text_cell(value: object) -> str:
     return str(ILLEGAL_CHARACTERS_RE.sub("", neutralise_cell(value)))
 
 
-def _stable_zip(raw: bytes, when: datetime.datetime) -> bytes:
-    """Rewrite a zip with every entry stamped ``when``, so identical content gives identical bytes."""
-    stamp = (max(when.year, 1980), when.month, when.day, 0, 0, 0)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(raw)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=stamp)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, source.read(info.filename))
-    return out.getvalue()
-
-
 def risks_xlsx(risks: Sequence[Risk], program_name: str, *, as_of: str | datetime.date | None = None) -> bytes:
     """A workbook: a formatted "Register" sheet and a likelihood-by-impact "Heat map" sheet."""
     from openpyxl import Workbook  # type: ignore[import-untyped]
@@ -367,7 +355,7 @@ def risks_xlsx(risks: Sequence[Risk], program_name: str, *, as_of: str | datetim
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         ExcelWriter(workbook, archive).write_data()
-    return _stable_zip(raw.getvalue(), when)
+    return stable_zip(raw.getvalue(), when)
 
 
 # -------------------------------------------------------------------------------------- dispatch

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -160,11 +161,16 @@ class _Context:
     errors: list[str] = field(default_factory=list)
 
 
+Action = Callable[[dict[str, Any]], None]
+
+
 @dataclass(frozen=True)
 class _CompiledPack:
     rulesets: tuple[str, ...]
     row_rulesets: dict[str, tuple[str, ...]]  # collection -> rulesets with rules over it
     consumers: dict[str, tuple[str, ...]]  # derived fact -> rulesets that consume it
+    handles: dict[str, int] = field(default_factory=dict)  # ruleset -> handle in the native core
+    actions: dict[int, dict[str, Action]] = field(default_factory=dict)  # handle -> rule name -> action
 
 
 class DurableEngine:
@@ -175,8 +181,7 @@ class DurableEngine:
         from durable import engine as durable_engine  # the only import of durable in the package
 
         self._durable = durable_engine
-        self._observed = durable_engine.MessageObservedException
-        self._not_handled = durable_engine.MessageNotHandledException
+        self._native = durable_engine.durable_rules_engine  # the C core the Python host wraps
         self._actions: dict[str, Callable[[Any], None]] = {}
         actions = self._actions
 
@@ -228,33 +233,41 @@ class DurableEngine:
             consumers={k: tuple(sorted(v)) for k, v in sorted(consumers.items())},
         )
         definitions: dict[str, dict[str, Any]] = {}
+        lean: dict[str, dict[str, Action]] = {}
         for name, chunk in zip(names, chunks, strict=True):
             ruleset: dict[str, Any] = {}
-            sentinel_action = f"{name}/{_SENTINEL}"
-            self._actions[sentinel_action] = _noop
-            ruleset[_SENTINEL] = {"all": [{"m": {"t": "init"}}], "run": sentinel_action}
+            actions: dict[str, Action] = {_SENTINEL: _noop}
+            # The host wants an action per rule; it never runs them, since run() drives the core.
+            self._actions[f"{name}/{_SENTINEL}"] = _noop
+            ruleset[_SENTINEL] = {"all": [{"m": {"t": "init"}}], "run": f"{name}/{_SENTINEL}"}
             for rule in chunk:
                 action_name = f"{name}/{rule.id}"
-                self._actions[action_name] = self._make_action(rule, compiled)
+                self._actions[action_name] = _noop
+                actions[rule.id] = self._make_action(rule, compiled)
                 definition = compile_rule(rule)
                 definition["run"] = action_name
                 ruleset[rule.id] = definition
             definitions[name] = ruleset
+            lean[name] = actions
         try:
             self._host.set_rulesets(copy.deepcopy(definitions))
+            for name in names:
+                handle = self._host.get_ruleset(name)._handle
+                compiled.handles[name] = handle
+                compiled.actions[handle] = lean[name]
         except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
             raise EngineError(f"durable-rules refused the compiled rule pack: {exc}") from exc
         self._packs[key] = compiled
         self._last = (rules, compiled)
         return compiled
 
-    def _make_action(self, rule: CompiledRule, pack: _CompiledPack) -> Callable[[Any], None]:
-        def action(c: Any) -> None:
+    def _make_action(self, rule: CompiledRule, pack: _CompiledPack) -> Action:
+        def action(message: dict[str, Any]) -> None:
             ctx = self._ctx
             if ctx is None:  # pragma: no cover - actions only run inside run()
                 return
             try:
-                matched = c._m["m"] if c._m else {}
+                matched = message.get("m") or {}
                 item = matched.get("idx") if matched.get("t") == "row" else None
                 # durable-rules expands an $or into one alpha path per branch, so a rule whose
                 # disjuncts hold together is activated once per true branch: fire it once.
@@ -267,25 +280,51 @@ class DurableEngine:
                         continue
                     ctx.derived_set.add(name)
                     ctx.derived.append(name)
+                    text = json.dumps({"sid": ctx.sid, "t": "derived", "name": name})
                     for target in pack.consumers.get(name, ()):
-                        try:
-                            c.assert_fact(target, {"sid": ctx.sid, "t": "derived", "name": name})
-                        except (self._observed, self._not_handled):
-                            pass
+                        self._assert(pack.handles[target], text, pack, ctx)
+            except EngineError:
+                raise
             except BaseException as exc:  # noqa: BLE001 - surfaced after the assert returns
                 ctx.errors.append(f"{rule.id}: {type(exc).__name__}: {exc}")
 
         return action
 
-    def _assert(self, ruleset: str, fact: dict[str, Any], ctx: _Context) -> None:
+    def _assert(self, handle: int, text: str, pack: _CompiledPack, ctx: _Context) -> None:
+        """Assert one fact (JSON text) into a ruleset and run the actions it activates.
+
+        The same sequence of calls into the native core as durable-rules' Python host makes
+        (``assert_fact``, ``start_action_for_state``, then ``update_state`` and
+        ``complete_and_start_action`` after each action), without its per-action closures,
+        timers, clock reads and JSON round trips of the state.
+        """
+        native = self._native
         try:
-            state = self._host.assert_fact(ruleset, fact)
-        except (self._observed, self._not_handled):
-            return
+            code, state_handle = native.assert_fact(handle, text)
         except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
-            raise EngineError(f"durable-rules failed in {ruleset}: {exc}") from exc
-        if isinstance(state, dict) and "exception" in state:
-            raise EngineError(f"a rule action failed in {ruleset}: {str(state['exception'])[:300]}")
+            raise EngineError(f"durable-rules failed: {exc}") from exc
+        if code in (1, 2):  # not handled by any rule / already observed: nothing to run
+            return
+        if code == 3:  # as the host does: no state to act on yet
+            state_handle = 0
+        actions = pack.actions[handle]
+        try:
+            started = native.start_action_for_state(handle, state_handle)
+            if not started:
+                return
+            state_text, message_text = started
+            while True:
+                message = json.loads(message_text)
+                rule_name = next(iter(message))
+                actions[rule_name](message[rule_name])
+                native.update_state(handle, state_text)
+                message_text = native.complete_and_start_action(handle, state_handle)
+                if not message_text:
+                    break
+        except EngineError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
+            raise EngineError(f"durable-rules failed while running actions: {exc}") from exc
         if ctx.errors:
             raise EngineError("a rule action failed: " + "; ".join(ctx.errors))
 
@@ -295,34 +334,41 @@ class DurableEngine:
             pack = self._compile(rules)
             ctx = _Context(sid=f"s{next(self._sids)}")
             self._ctx = ctx
-            started: list[str] = []
+            started: list[int] = []
             base = program_fact(facts)
             if len(base) + 8 > MAX_FACT_PROPERTIES:
                 raise EngineError(f"a program fact has {len(base)} properties; durable-rules allows {MAX_FACT_PROPERTIES}")
+            handles = pack.handles
             try:
+                init = json.dumps({"sid": ctx.sid, "t": "init"})
                 for ruleset in pack.rulesets:  # the sentinel runs first in every state
-                    self._assert(ruleset, {"sid": ctx.sid, "t": "init"}, ctx)
-                    started.append(ruleset)
+                    handle = handles[ruleset]
+                    self._assert(handle, init, pack, ctx)
+                    started.append(handle)
                 for name in dict.fromkeys(given):
                     if name in ctx.derived_set:
                         continue
                     ctx.derived_set.add(name)
+                    text = json.dumps({"sid": ctx.sid, "t": "derived", "name": name})
                     for target in pack.consumers.get(name, ()):
-                        self._assert(target, {"sid": ctx.sid, "t": "derived", "name": name}, ctx)
+                        self._assert(handles[target], text, pack, ctx)
+                # One JSON text per fact, asserted into every ruleset that needs it.
+                program = json.dumps({**base, "sid": ctx.sid, "t": "program"}, ensure_ascii=False)
                 for ruleset in pack.rulesets:
-                    self._assert(ruleset, {**base, "sid": ctx.sid, "t": "program"}, ctx)
+                    self._assert(handles[ruleset], program, pack, ctx)
                 for collection, targets in pack.row_rulesets.items():
                     for index, item in enumerate(facts.collections.get(collection, ())):
                         row = {**base, **{f"item__{k}": v for k, v in item.items()}}
                         row.update({"sid": ctx.sid, "t": "row", "coll": collection, "idx": index})
+                        text = json.dumps(row, ensure_ascii=False)
                         for target in targets:
-                            self._assert(target, row, ctx)
+                            self._assert(handles[target], text, pack, ctx)
                 return EngineRun(list(ctx.firings), list(ctx.derived))
             finally:
                 self._ctx = None
-                for ruleset in started:
+                for handle in started:
                     try:
-                        self._host.delete_state(ruleset, ctx.sid)
+                        self._native.delete_state(handle, ctx.sid)
                     except Exception:  # noqa: BLE001, S110 - a failed cleanup must not hide the result
                         pass
 
@@ -344,7 +390,7 @@ def compile_problems(rules: Sequence[CompiledRule]) -> list[tuple[str, str]]:
 
 
 def _noop(_: Any) -> None:
-    """The sentinel rule's action: nothing, but it makes the state run an action."""
+    """The sentinel rule's action (and the host's placeholder): nothing, but it makes the state run an action."""
 
 
 _ENGINES: dict[str, Engine] = {}

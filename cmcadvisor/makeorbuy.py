@@ -14,7 +14,7 @@ no prose beyond the rules' own messages.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from cmcadvisor.conditions import CompiledRule, Lit, literals
 from cmcadvisor.facts import FactSet, Value, vocabulary
@@ -147,22 +147,36 @@ def _recommend(votes: list[tuple[float, list[tuple[str, int]]]], kb: KnowledgeBa
     return "in_house" if score > thresholds.decide else "cdmo" if score < -thresholds.decide else "hybrid"
 
 
-def _candidates(rules: Sequence[LoadedRule], facts: FactSet) -> list[tuple[str, Value]]:
-    """Single-fact changes worth trying: the boundaries the factor rules test.
+@dataclass(frozen=True)
+class _FactProbe:
+    """The literals the factor rules test on one fact, and the values worth trying on it."""
 
-    A change that leaves every literal on its fact as it is cannot move the score, and of
-    several changes with the same effect on those literals only the smallest is kept.
-    """
+    lits: tuple[Lit, ...]
+    values: tuple[Value, ...]  # the boundaries of those literals (every value of a bool or enum)
+    marks: tuple[tuple[bool | None, ...], ...]  # per value, how each literal comes out
+
+    def signature(self, value: object) -> tuple[bool | None, ...]:
+        """How each literal comes out for a value (None throughout when the fact is absent)."""
+        return _signature(self.lits, value)
+
+
+def _signature(lits: Sequence[Lit], value: object) -> tuple[bool | None, ...]:
+    if value is None:
+        return tuple(None for _ in lits)
+    return tuple(test_literal(lit, value) for lit in lits)  # type: ignore[arg-type]
+
+
+def _probes(rules: Sequence[LoadedRule]) -> dict[str, _FactProbe]:
+    """Per program fact that a factor rule tests, the candidate values (independent of programs)."""
     vocab = vocabulary()
     lits: list[Lit] = [lit for rule in rules if rule.compiled.shape.body for lit in literals(rule.compiled.shape.body)]
     by_fact: dict[str, list[Lit]] = {}
     for lit in lits:
         if not (lit.collection or lit.derived) and lit.fact in vocab:
             by_fact.setdefault(lit.fact, []).append(lit)
-    out: list[tuple[str, Value]] = []
+    probes: dict[str, _FactProbe] = {}
     for fact in sorted(by_fact):
         info = vocab[fact]
-        current = facts.scalars.get(fact)
         values: set[Value] = set()
         for lit in by_fact[fact]:
             if info.type == "bool":
@@ -174,22 +188,33 @@ def _candidates(rules: Sequence[LoadedRule], facts: FactSet) -> list[tuple[str, 
                 step: float = 1 if whole else max(abs(float(lit.value)) * 0.01, 0.001)
                 near = [v for v in (lit.value - step, lit.value, lit.value + step) if v >= 0]
                 values.update(int(v) for v in near) if whole else values.update(near)
+        ordered = tuple(sorted(values, key=lambda v: (type(v).__name__, v)))
+        marks = tuple(_signature(by_fact[fact], v) for v in ordered)
+        probes[fact] = _FactProbe(tuple(by_fact[fact]), ordered, marks)
+    return probes
 
-        def signature(value: object, fact: str = fact) -> tuple[bool | None, ...]:
-            if value is None:
-                return tuple(None for _ in by_fact[fact])
-            return tuple(test_literal(lit, value) for lit in by_fact[fact])  # type: ignore[arg-type]
 
-        def distance(value: Value, current: object = current) -> tuple[float, str]:
-            if isinstance(value, int | float) and isinstance(current, int | float) and not isinstance(value, bool):
-                return (abs(float(value) - float(current)), str(value))
+def _candidates(probes: Mapping[str, _FactProbe], facts: FactSet) -> list[tuple[str, Value]]:
+    """Single-fact changes worth trying: the boundaries the factor rules test.
+
+    A change that leaves every literal on its fact as it is cannot move the score, and of
+    several changes with the same effect on those literals only the smallest is kept.
+    """
+    out: list[tuple[str, Value]] = []
+    for fact, probe in probes.items():
+        current = facts.scalars.get(fact)
+        numeric = isinstance(current, int | float) and not isinstance(current, bool)
+
+        def distance(pair: tuple[Value, object], current: object = current, numeric: bool = numeric) -> tuple[float, str]:
+            value = pair[0]
+            if numeric and isinstance(value, int | float) and not isinstance(value, bool):
+                return (abs(float(value) - float(current)), str(value))  # type: ignore[arg-type]
             return (0.0, str(value))
 
-        seen = {signature(current)}
-        for value in sorted(values, key=distance):
+        seen = {probe.signature(current)}
+        for value, mark in sorted(zip(probe.values, probe.marks, strict=True), key=distance):
             if value == current:
                 continue
-            mark = signature(value)
             if mark not in seen:
                 seen.add(mark)
                 out.append((fact, value))
@@ -211,14 +236,37 @@ class _Plan:
     """What the what-if search needs of a rule pack, built once per pack and knowledge base."""
 
     groups: dict[str, list[LoadedRule]]
-    rules: list[LoadedRule]
     votes: list[tuple[float, list[tuple[str, int]]]]
     sub_pack: tuple[CompiledRule, ...]
-    by_fact: dict[str, list[CompiledRule]]
-    consumers: dict[str, list[CompiledRule]]
+    probes: dict[str, _FactProbe]
+    # per fact: the rules that test it and those chained on what they derive (the only ones a
+    # change of that fact can move), in id order, and their ids
+    affected: dict[str, tuple[tuple[CompiledRule, ...], frozenset[str]]]
 
 
 _PLANS: dict[tuple[str, str, int], _Plan] = {}
+
+
+def _affected(sub_pack: Sequence[CompiledRule]) -> dict[str, tuple[tuple[CompiledRule, ...], frozenset[str]]]:
+    by_fact: dict[str, list[CompiledRule]] = {}
+    consumers: dict[str, list[CompiledRule]] = {}
+    for rule in sub_pack:
+        for name in rule.shape.facts:
+            by_fact.setdefault(name, []).append(rule)
+        for name in rule.shape.derived:
+            consumers.setdefault(name, []).append(rule)
+    out: dict[str, tuple[tuple[CompiledRule, ...], frozenset[str]]] = {}
+    for fact, testing in by_fact.items():
+        affected = {rule.id: rule for rule in testing}
+        frontier = list(testing)
+        while frontier:
+            for name in frontier.pop().derives:
+                for rule in consumers.get(name, []):
+                    if rule.id not in affected:
+                        affected[rule.id] = rule
+                        frontier.append(rule)
+        out[fact] = (tuple(affected[key] for key in sorted(affected)), frozenset(affected))
+    return out
 
 
 def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
@@ -228,14 +276,9 @@ def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
         groups = _by_factor(pack)
         rules = _factor_rules(pack)
         sub_pack = _dependencies(pack, rules)
-        by_fact: dict[str, list[CompiledRule]] = {}
-        consumers: dict[str, list[CompiledRule]] = {}
-        for rule in sub_pack:
-            for name in rule.shape.facts:
-                by_fact.setdefault(name, []).append(rule)
-            for name in rule.shape.derived:
-                consumers.setdefault(name, []).append(rule)
-        plan = _PLANS[key] = _Plan(groups, rules, _votes(groups, kb), sub_pack, by_fact, consumers)
+        if len(_PLANS) >= 8:  # a few packs per process at most; never grows with programs
+            _PLANS.clear()
+        plan = _PLANS[key] = _Plan(groups, _votes(groups, kb), sub_pack, _probes(rules), _affected(sub_pack))
     return plan
 
 
@@ -249,36 +292,31 @@ def build_make_or_buy(
 ) -> MakeOrBuy:
     """The recommendation with its factors, and the single-fact changes that would flip it."""
     plan = _plan(pack, kb)
-    groups, rules, votes, sub_pack, by_fact, consumers = (
-        plan.groups,
-        plan.rules,
-        plan.votes,
-        plan.sub_pack,
-        plan.by_fact,
-        plan.consumers,
-    )
-    base = _score(groups, kb, fired, verdicts, lambda rule: message(rule, facts))
-    base_fired = {rule.id for rule in sub_pack if rule.id in fired}
+    base = _score(plan.groups, kb, fired, verdicts, lambda rule: message(rule, facts))
+    base_fired = {rule.id for rule in plan.sub_pack if rule.id in fired}
     flips: dict[str, tuple[float, str]] = {}
-    for fact, value in _candidates(rules, facts):
-        changed = replace(facts, scalars={**facts.scalars, fact: value})
-        # Only the rules that test the changed fact, and those chained on what they derive, can change.
-        affected = {rule.id: rule for rule in by_fact.get(fact, [])}
-        frontier = list(affected.values())
-        while frontier:
-            for name in frontier.pop().derives:
-                for rule in consumers.get(name, []):
-                    if rule.id not in affected:
-                        affected[rule.id] = rule
-                        frontier.append(rule)
-        kept = base_fired - set(affected)
-        given = {name for rule in sub_pack if rule.id in kept for name in rule.derives}
-        firings, _ = run_fixpoint([affected[k] for k in sorted(affected)], changed, given)
-        now = kept | {f.rule for f in firings}
-        recommendation = _recommend(votes, kb, now)
+    scalars = dict(facts.scalars)  # one copy, changed one fact at a time and put back
+    changed = FactSet(scalars, facts.lists, facts.collections)
+    context: tuple[str, set[str], set[str]] | None = None
+    for fact, value in _candidates(plan.probes, facts):
+        affected, affected_ids = plan.affected.get(fact, ((), frozenset()))
+        if context is None or context[0] != fact:
+            kept = base_fired - affected_ids
+            given = {name for rule in plan.sub_pack if rule.id in kept for name in rule.derives}
+            context = (fact, kept, given)
+        _, kept, given = context
+        current = facts.scalars.get(fact)
+        scalars[fact] = value
+        try:
+            firings, _ = run_fixpoint(affected, changed, given)
+        finally:
+            if current is None:
+                del scalars[fact]
+            else:
+                scalars[fact] = current
+        recommendation = _recommend(plan.votes, kb, kept | {f.rule for f in firings})
         if recommendation in (base.recommendation, "undetermined"):
             continue
-        current = facts.get(fact)
         distance = (
             abs(float(value) - float(current))
             if isinstance(value, int | float) and isinstance(current, int | float) and not isinstance(value, bool)

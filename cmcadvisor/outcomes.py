@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ from cmcadvisor.models.result import (
     PathwayResult,
     Question,
     WaiverRef,
+    findings_from_dicts,
+    questions_from_dicts,
 )
 from cmcadvisor.models.rule import FINDING_KINDS, PATHWAY_IDS, SEVERITY_RANK
 from cmcadvisor.reference_eval import Truth, Verdict
@@ -153,6 +156,48 @@ def _waiver_index(program: ProgramFile, pack: RulePack, as_of: datetime.date) ->
     return index
 
 
+@dataclass(frozen=True)
+class _Static:
+    """The parts of a rule's findings that do not depend on the program (shared, never mutated)."""
+
+    topics: list[str]
+    citations: list[CitationRef]
+    due: DueRef
+    requires: list[str]
+    before: list[str]
+    undetermined_title: str
+    undetermined_due: DueRef
+
+
+_STATICS: dict[tuple[str, str], dict[str, _Static]] = {}
+_NO_DUE = DueRef()
+
+
+def _statics(pack: RulePack, kb: KnowledgeBase) -> dict[str, _Static]:
+    """Per finding rule of the pack, its program-independent parts (built once per pack)."""
+    key = (pack.sha256, kb.sha256)
+    found = _STATICS.get(key)
+    if found is None:
+        found = {}
+        for rule in pack.active:
+            spec = rule.spec
+            if spec.kind not in FINDING_KINDS:
+                continue
+            found[spec.id] = _Static(
+                topics=list(spec.topics),
+                citations=cite(kb, spec.citations),
+                due=DueRef(stage=spec.then.due.stage) if spec.then.due else _NO_DUE,
+                requires=list(spec.then.requires),
+                before=list(spec.then.before),
+                undetermined_title=f"Not yet decidable: {spec.title}",
+                undetermined_due=_NO_DUE,
+            )
+        if len(_STATICS) >= 8:  # a few packs per process at most; never grows with programs
+            _STATICS.clear()
+        _STATICS[key] = found
+    return found
+
+
 def build_findings(
     pack: RulePack,
     kb: KnowledgeBase,
@@ -163,14 +208,16 @@ def build_findings(
     as_of: datetime.date,
 ) -> tuple[list[FindingResult], list[str], list[str]]:
     """Findings for every firing of a finding rule and every undetermined rule; waivers applied."""
-    waivers = _waiver_index(program, pack, as_of)
+    waivers = _waiver_index(program, pack, as_of) if program.waivers else {}
+    statics = _statics(pack, kb)
     used: set[str] = set()
     drafts: list[tuple[tuple[object, ...], dict[str, Any]]] = []
     for firing in sorted(set(firings), key=lambda f: (f.rule, -1 if f.item is None else f.item)):
+        static = statics.get(firing.rule)
+        if static is None:
+            continue
         rule = pack.by_id[firing.rule]
         spec = rule.spec
-        if spec.kind not in FINDING_KINDS:
-            continue
         collection = rule.compiled.shape.collection
         item = facts.collections[collection][firing.item] if collection and firing.item is not None else None
         status = "open"
@@ -196,39 +243,43 @@ def build_findings(
                     "severity": spec.severity,
                     "title": fill_message(spec.then.title or spec.title, facts, item) + _item_label(item),
                     "detail": fill_message(spec.then.message, facts, item),
-                    "topics": list(spec.topics),
-                    "due": DueRef(stage=spec.then.due.stage if spec.then.due else None),
+                    "topics": static.topics,
+                    "due": static.due,
                     "status": status,
-                    "citations": cite(kb, spec.citations),
+                    "citations": static.citations,
                     "facts": matched_facts(rule, facts, firing.item),
                     "confidence": spec.confidence,
                     "unsettled": spec.unsettled,
-                    "requires": list(spec.then.requires),
-                    "before": list(spec.then.before),
+                    "requires": static.requires,
+                    "before": static.before,
                     "waiver": waiver_ref,
                 },
             )
         )
+    undetermined_rank = SEVERITY_RANK["info"] + 1
     for rule in pack.active:
         verdict = verdicts.get(rule.id)
-        if verdict is None or verdict.truth != Truth.UNKNOWN or rule.spec.kind not in FINDING_KINDS:
+        if verdict is None or verdict.truth != Truth.UNKNOWN:
+            continue
+        static = statics.get(rule.id)
+        if static is None:
             continue
         missing = sorted(verdict.missing)
         drafts.append(
             (
-                (SEVERITY_RANK["info"] + 1, rule.id, -1),
+                (undetermined_rank, rule.id, -1),
                 {
                     "rule": rule.id,
                     "kind": "undetermined",
                     "severity": "info",
-                    "title": f"Not yet decidable: {rule.spec.title}",
+                    "title": static.undetermined_title,
                     "detail": "This rule could not be evaluated because these facts are missing: "
                     + ", ".join(missing)
                     + ". Answer the questions below to settle it.",
-                    "topics": list(rule.spec.topics),
-                    "due": DueRef(),
+                    "topics": static.topics,
+                    "due": static.undetermined_due,
                     "status": "open",
-                    "citations": cite(kb, rule.spec.citations),
+                    "citations": static.citations,
                     "facts": {},
                     "confidence": rule.spec.confidence,
                     "unsettled": rule.spec.unsettled,
@@ -237,7 +288,11 @@ def build_findings(
             )
         )
     drafts.sort(key=lambda d: d[0])
-    findings = [FindingResult.model_validate({"id": f"F-{n:04d}", **body}) for n, (_, body) in enumerate(drafts, 1)]
+    bodies = []
+    for n, (_, body) in enumerate(drafts, 1):
+        body["id"] = f"F-{n:04d}"
+        bodies.append(body)
+    findings = findings_from_dicts(bodies)  # one validation call for all of a program's findings
     waived = sorted(f.rule for f in findings if f.status == "waived")
     unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
     return findings, waived, unused
@@ -309,14 +364,14 @@ def build_pathways(
     return results
 
 
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
 def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdict]) -> list[Question]:
     """Missing facts, most valuable first: each names the results it would help settle."""
-    derivers: dict[str, list[str]] = {}
-    for rule in pack.active:
-        for name in rule.compiled.derives:
-            derivers.setdefault(name, []).append(rule.id)
+    derivers = pack.derivers
 
-    def expand(missing: set[str], seen: set[str]) -> set[str]:
+    def expand(missing: AbstractSet[str], seen: set[str]) -> set[str]:
         out: set[str] = set()
         for name in missing:
             if not name.startswith("derived."):
@@ -334,25 +389,32 @@ def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdi
         if verdict is None or verdict.truth != Truth.UNKNOWN:
             continue
         target = rule.spec.then.pathway.id if rule.spec.then.pathway else rule.id
-        for name in expand(verdict.missing, {rule.id}):
-            unlocks.setdefault(name, set()).add(target)
+        missing = verdict.missing
+        names = expand(missing, {rule.id}) if any(name.startswith("derived.") for name in missing) else missing
+        for name in names:
+            found = unlocks.get(name)
+            if found is None:
+                unlocks[name] = {target}
+            else:
+                found.add(target)
     vocab = vocabulary()
     questions = []
     for name, targets in unlocks.items():
-        generic = re.sub(r"\[\d+\]", "[]", name)
+        match = _INDEX.search(name) if "[" in name else None
+        generic = _INDEX.sub("[]", name) if match else name
         info = vocab.get(generic)
         text = info.question if info else f"What is {name}?"
-        if generic != name:
-            index = int(re.search(r"\[(\d+)\]", name).group(1))  # type: ignore[union-attr]
+        if match:
+            index = int(match.group(1))
             collection = name.split("[", 1)[0]
             items = facts.collections.get(collection, ())
             label = (items[index].get("name") or items[index].get("description")) if index < len(items) else None
             text = f"{text} (item {index + 1}{': ' + str(label) if label else ''})"
         if info and info.allowed:
             text = f"{text} One of: {', '.join(info.allowed)}."
-        questions.append(Question(field=name, question=text, unlocks=sorted(targets)))
-    questions.sort(key=lambda q: (-len(q.unlocks), q.field))
-    return questions
+        questions.append((-len(targets), name, {"field": name, "question": text, "unlocks": sorted(targets)}))
+    questions.sort(key=lambda q: (q[0], q[1]))
+    return questions_from_dicts([body for _, _, body in questions])
 
 
 def build_outcomes(

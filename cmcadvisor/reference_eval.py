@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from cmcadvisor.conditions import And, CompiledRule, Firing, Lit, Node, Or, Value
+from cmcadvisor.conditions import DERIVED_PREFIX, And, CompiledRule, Firing, Lit, Node, Value
 from cmcadvisor.facts import FactSet, Item
 
 
@@ -25,12 +25,16 @@ class Truth(enum.IntEnum):
     TRUE = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class Verdict:
     """Three-valued outcome of one rule, with the facts whose absence kept it unknown."""
 
     truth: Truth
-    missing: set[str] = field(default_factory=set)
+    missing: frozenset[str] = frozenset()
+
+
+TRUE = Verdict(Truth.TRUE)
+FALSE = Verdict(Truth.FALSE)
 
 
 def _comparable(a: object, b: object) -> bool:
@@ -81,131 +85,246 @@ def test_literal(lit: Lit, present: Value | tuple[str, ...]) -> bool:
     raise ValueError(f"unknown operator {op}")  # pragma: no cover
 
 
-def _lookup(lit: Lit, facts: FactSet, item: Item | None, item_index: int | None) -> tuple[bool, object, str]:
-    """(present, value, name to ask for) of the fact a literal tests."""
-    field_name = lit.item_field
-    if field_name is not None:
-        if item is None:
-            return False, None, lit.collection or lit.fact
-        if field_name in item:
-            return True, item[field_name], lit.fact
-        return False, None, f"{lit.collection}[{item_index}].{field_name}"
-    value = facts.get(lit.fact)
-    return value is not None, value, lit.fact
+Facts = Mapping[str, "Value | tuple[str, ...]"]
+TruthFn = Callable[[Facts, Item | None], int]
+MissFn = Callable[[Facts, Item | None, int | None, set[str]], None]
+_COMPILED: dict[int, tuple[Node, TruthFn, MissFn]] = {}
 
 
-TruthFn = Callable[[Mapping[str, Value], Mapping[str, tuple[str, ...]], Item | None], int]
-_COMPILED: dict[int, tuple[Node, TruthFn]] = {}
+def flat_facts(facts: FactSet) -> dict[str, Value | tuple[str, ...]]:
+    """Scalar and list facts in one mapping (their names never overlap): what closures read."""
+    return {**facts.lists, **facts.scalars}
 
 
-def _predicate(lit: Lit) -> Callable[[object], bool]:
-    """The literal's test of a present value, specialised by operator (same results as test_literal)."""
+def _tester(lit: Lit) -> Callable[[object], int]:
+    """The literal's truth (0 or 2) for a present value; the same results as :func:`test_literal`."""
     op, value = lit.op, lit.value
-    if op in ("eq", "ne"):
-        want = op == "eq"
-        if isinstance(value, str):
-            return lambda v: (isinstance(v, str) and v == value) == want
-        return lambda v: (not isinstance(v, str | tuple) and v == value) == want
+    scalar = not isinstance(value, tuple)
+    if op == "eq" and scalar:  # == is False across str / non-str and tuple / scalar, as test_literal wants
+        return lambda v: 2 if v == value else 0
+    if op == "ne" and scalar:
+        return lambda v: 0 if v == value or type(v) is tuple else 2
     if op in ("in", "not_in"):
-        options = value if isinstance(value, tuple) else (value,)
-        want = op == "in"
-        if all(isinstance(o, str) for o in options):
-            allowed = frozenset(options)
-            return lambda v: (isinstance(v, str) and v in allowed) == want
-    return lambda v: test_literal(lit, v)  # type: ignore[arg-type]
+        allowed = frozenset(value if isinstance(value, tuple) else (value,))
+        if op == "in":
+            return lambda v: 2 if v in allowed else 0
+        return lambda v: 0 if v in allowed or type(v) is tuple else 2
+    if op == "contains":
+        return lambda v: 2 if value in (v if type(v) is tuple else (v,)) else 0
+    if op == "not_contains":
+        return lambda v: 0 if value in (v if type(v) is tuple else (v,)) else 2
+    return lambda v: 2 if test_literal(lit, v) else 0  # type: ignore[arg-type]
 
 
-def _compile(node: Node) -> TruthFn:
-    """A closure computing the Kleene truth (0, 1, 2) of a condition: the evaluator's hot path."""
+def _no_missing(d: object, it: object, index: object, out: object) -> None:
+    """``exists`` / ``missing`` literals are never unknown."""
+
+
+def _compile(node: Node) -> tuple[TruthFn, MissFn]:
+    """Closures for the evaluator's hot path, over :func:`flat_facts` and an optional item.
+
+    The first gives the Kleene truth (0 false, 1 unknown, 2 true) of a condition. The second,
+    called only on a condition that is unknown, adds the names of the missing facts that keep it
+    so: the fact's name, ``collection[i].field`` for an item's field, or the collection's name
+    when there is no item. ``tests/kleene.py`` holds the plain recursive definition it must match.
+    """
     if isinstance(node, Lit):
-        fact, field_name, op = node.fact, node.item_field, node.op
-        getter: Callable[[Mapping[str, Value], Mapping[str, tuple[str, ...]], Item | None], object]
-        if field_name is not None:
-            getter = lambda sc, ls, it: it.get(field_name) if it is not None else None  # noqa: E731
-        else:
-            getter = lambda sc, ls, it: sc[fact] if fact in sc else ls.get(fact)  # noqa: E731
-        if op == "exists":
-            return lambda sc, ls, it: 0 if getter(sc, ls, it) is None else 2
-        if op == "missing":
-            return lambda sc, ls, it: 2 if getter(sc, ls, it) is None else 0
-        test = _predicate(node)
+        return _compile_literal(node)
+    compiled = [_compile(child) for child in node.children]
+    truths = tuple(truth for truth, _ in compiled)
 
-        def literal(sc: Mapping[str, Value], ls: Mapping[str, tuple[str, ...]], it: Item | None) -> int:
-            value = getter(sc, ls, it)
-            if value is None:
-                return 1
-            return 2 if test(value) else 0
+    def missing(d: Facts, it: Item | None, index: int | None, out: set[str]) -> None:
+        for truth, miss in compiled:  # only the unknown children keep an unknown And / Or open
+            if truth(d, it) == 1:
+                miss(d, it, index, out)
 
-        return literal
-    children = [_compile(child) for child in node.children]
     if isinstance(node, And):
 
-        def conjunction(sc: Mapping[str, Value], ls: Mapping[str, tuple[str, ...]], it: Item | None) -> int:
+        def conjunction(d: Facts, it: Item | None) -> int:
             result = 2
-            for child in children:
-                truth = child(sc, ls, it)
+            for child in truths:
+                truth = child(d, it)
                 if truth == 0:
                     return 0
                 if truth < result:
                     result = truth
             return result
 
-        return conjunction
+        return conjunction, missing
 
-    def disjunction(sc: Mapping[str, Value], ls: Mapping[str, tuple[str, ...]], it: Item | None) -> int:
+    def disjunction(d: Facts, it: Item | None) -> int:
         result = 0
-        for child in children:
-            truth = child(sc, ls, it)
+        for child in truths:
+            truth = child(d, it)
             if truth == 2:
                 return 2
             if truth > result:
                 result = truth
         return result
 
-    return disjunction
+    return disjunction, missing
 
 
-def _truth(node: Node, facts: FactSet, item: Item | None) -> int:
-    """The Kleene truth alone (0 false, 1 unknown, 2 true), through the compiled closure."""
+def _compile_literal(node: Lit) -> tuple[TruthFn, MissFn]:
+    fact, field_name, op, collection, value = node.fact, node.item_field, node.op, node.collection, node.value
+    literal: TruthFn
+    if field_name is not None:
+
+        def item_missing(d: object, it: Item | None, index: int | None, out: set[str]) -> None:
+            out.add(f"{collection}[{index}].{field_name}" if it is not None else collection or fact)
+
+        if op in ("exists", "missing"):
+            absent, present = (0, 2) if op == "exists" else (2, 0)
+            return (lambda d, it: absent if it is None or it.get(field_name) is None else present), _no_missing
+        item_test = _tester(node)
+
+        def literal(d: Facts, it: Item | None) -> int:
+            v = it.get(field_name) if it is not None else None
+            return 1 if v is None else item_test(v)
+
+        return literal, item_missing
+
+    def missing(d: object, it: object, index: object, out: set[str]) -> None:
+        out.add(fact)
+
+    if op in ("exists", "missing"):
+        absent, present = (0, 2) if op == "exists" else (2, 0)
+        return (lambda d, it: absent if d.get(fact) is None else present), _no_missing
+    # The commonest tests are written out in full: they run millions of times in a portfolio.
+    if op == "eq" and not isinstance(value, tuple):
+
+        def literal(d: Facts, it: Item | None) -> int:
+            v = d.get(fact)
+            return 1 if v is None else 2 if v == value else 0
+
+    elif op == "in":
+        allowed = frozenset(value if isinstance(value, tuple) else (value,))
+
+        def literal(d: Facts, it: Item | None) -> int:
+            v = d.get(fact)
+            return 1 if v is None else 2 if v in allowed else 0
+
+    else:
+        test = _tester(node)
+
+        def literal(d: Facts, it: Item | None) -> int:
+            v = d.get(fact)
+            return 1 if v is None else test(v)
+
+    return literal, missing
+
+
+def _compiled(node: Node) -> tuple[Node, TruthFn, MissFn]:
     entry = _COMPILED.get(id(node))
     if entry is None or entry[0] is not node:
-        entry = (node, _compile(node))  # the node is kept, so its id cannot be reused
+        entry = (node, *_compile(node))  # the node is kept, so its id cannot be reused
         _COMPILED[id(node)] = entry
-    return entry[1](facts.scalars, facts.lists, item)
+    return entry
 
 
 def evaluate_node(node: Node, facts: FactSet, item: Item | None = None, item_index: int | None = None) -> Verdict:
     """Kleene evaluation of a condition tree against a program and, optionally, one item."""
-    fast = _truth(node, facts, item)
-    if fast != 1:
-        return Verdict(Truth(fast))
-    return _evaluate_unknown(node, facts, item, item_index)
+    _, truth_fn, miss_fn = _compiled(node)
+    d = flat_facts(facts)
+    truth = truth_fn(d, item)
+    if truth == 2:
+        return TRUE
+    if truth == 0:
+        return FALSE
+    out: set[str] = set()
+    miss_fn(d, item, item_index, out)
+    return Verdict(Truth.UNKNOWN, frozenset(out))
 
 
-def _evaluate_unknown(node: Node, facts: FactSet, item: Item | None, item_index: int | None) -> Verdict:
-    """The slow path, for unknown results: which missing facts keep the condition open."""
-    if isinstance(node, Lit):
-        present, value, name = _lookup(node, facts, item, item_index)
-        if node.op == "exists":
-            return Verdict(Truth.TRUE if present else Truth.FALSE)
-        if node.op == "missing":
-            return Verdict(Truth.FALSE if present else Truth.TRUE)
-        if not present:
-            return Verdict(Truth.UNKNOWN, {name})
-        assert isinstance(value, bool | int | float | str | tuple)
-        return Verdict(Truth.TRUE if test_literal(node, value) else Truth.FALSE)
-    verdicts = [_evaluate_unknown(child, facts, item, item_index) for child in node.children]
-    if isinstance(node, And):
-        truth = min(v.truth for v in verdicts)
+def rule_verdict(
+    rule: CompiledRule,
+    facts: FactSet,
+    derived_true: Collection[str],
+    derived_unknown: Collection[str] = (),
+) -> Verdict:
+    """The rule's three-valued verdict, with the missing facts that keep it unknown.
+
+    A collection rule is true when it is true for some item, and unknown (for want of an item)
+    when its condition holds whatever the items but the program gives none. ``derived_true`` /
+    ``derived_unknown`` are tested with ``in``: pass sets when calling in a loop.
+    """
+    return _verdict(rule, flat_facts(facts), facts.collections, derived_true, derived_unknown)
+
+
+def _verdict(
+    rule: CompiledRule,
+    d: Facts,
+    collections: Mapping[str, tuple[Item, ...]],
+    derived_true: Collection[str],
+    derived_unknown: Collection[str],
+) -> Verdict:
+    gate_missing: list[str] = []
+    for name in rule.shape.derived:
+        if name in derived_true:
+            continue
+        if name in derived_unknown:
+            gate_missing.append(DERIVED_PREFIX + name)
+        else:
+            return FALSE
+    body = rule.shape.body
+    out: set[str] = set()
+    if body is None:
+        truth = 2
     else:
-        assert isinstance(node, Or)
-        truth = max(v.truth for v in verdicts)
-    missing: set[str] = set()
-    if truth == Truth.UNKNOWN:
-        for verdict in verdicts:
-            if verdict.truth == Truth.UNKNOWN:
-                missing |= verdict.missing
-    return Verdict(truth, missing)
+        _, truth_fn, miss_fn = _compiled(body)
+        collection = rule.shape.collection
+        items = collections.get(collection) if collection is not None else None
+        if items is None:
+            truth = truth_fn(d, None)
+            if truth == 0:
+                return FALSE
+            if truth == 1:
+                miss_fn(d, None, None, out)
+            elif collection is not None:  # true whatever the items, but it needs one
+                truth = 1
+                out.add(collection)
+        else:
+            truth = 0
+            for index, item in enumerate(items):
+                here = truth_fn(d, item)
+                if here == 2:
+                    truth = 2
+                    break
+                if here == 1:
+                    truth = 1
+                    miss_fn(d, item, index, out)
+            if truth == 0:
+                return FALSE
+    if gate_missing:
+        if truth == 2:
+            out.clear()
+        out.update(gate_missing)
+        return Verdict(Truth.UNKNOWN, frozenset(out))
+    return TRUE if truth == 2 else Verdict(Truth.UNKNOWN, frozenset(out))
+
+
+def rule_hits(rule: CompiledRule, facts: FactSet, derived_true: Collection[str]) -> list[int | None]:
+    """What the rule fires for: ``[None]`` for the program, item indexes, or ``[]`` (not true)."""
+    return _hits(rule, flat_facts(facts), facts.collections, derived_true)
+
+
+def _hits(
+    rule: CompiledRule, d: Facts, collections: Mapping[str, tuple[Item, ...]], derived_true: Collection[str]
+) -> list[int | None]:
+    for name in rule.shape.derived:
+        if name not in derived_true:
+            return []
+    body = rule.shape.body
+    if body is None:
+        return [None]
+    truth_fn = _compiled(body)[1]
+    collection = rule.shape.collection
+    if collection is None:
+        return [None] if truth_fn(d, None) == 2 else []
+    items = collections.get(collection)
+    if items is None:
+        return []
+    return [index for index, item in enumerate(items) if truth_fn(d, item) == 2]
 
 
 def evaluate_rule(
@@ -214,53 +333,9 @@ def evaluate_rule(
     derived_true: Collection[str],
     derived_unknown: Collection[str] = (),
 ) -> tuple[Verdict, list[int | None]]:
-    """The rule's verdict and the items it fires for (``[None]`` for a program-level firing).
-
-    ``derived_true`` / ``derived_unknown`` are tested with ``in``: pass sets when calling in a loop.
-    """
-    gate = Truth.TRUE
-    gate_missing: set[str] = set()
-    for name in rule.shape.derived:
-        if name in derived_true:
-            continue
-        if name in derived_unknown:
-            gate = min(gate, Truth.UNKNOWN)
-            gate_missing.add(f"derived.{name}")
-        else:
-            return Verdict(Truth.FALSE), []
-    body = rule.shape.body
-    collection = rule.shape.collection
-    hits: list[int | None]
-    if body is None:
-        verdict, hits = Verdict(Truth.TRUE), [None]
-    elif collection is None:
-        fast = _truth(body, facts, None)
-        if fast == 2 and gate == Truth.TRUE:
-            return Verdict(Truth.TRUE), [None]
-        if fast == 0:
-            return Verdict(Truth.FALSE), []
-        verdict = evaluate_node(body, facts)
-        hits = [None] if verdict.truth == Truth.TRUE else []
-    else:
-        items = facts.collections.get(collection)
-        if items is None:
-            verdict = evaluate_node(body, facts, None)
-            hits = []
-            if verdict.truth == Truth.TRUE:  # condition true whatever the items: needs one item
-                verdict = Verdict(Truth.UNKNOWN, {collection})
-        else:
-            per_item = [evaluate_node(body, facts, item, index) for index, item in enumerate(items)]
-            hits = [index for index, v in enumerate(per_item) if v.truth == Truth.TRUE]
-            best = max((v.truth for v in per_item), default=Truth.FALSE)
-            missing = set().union(*(v.missing for v in per_item if v.truth == Truth.UNKNOWN)) if best == Truth.UNKNOWN else set()
-            verdict = Verdict(best, missing)
-    truth = min(verdict.truth, gate)
-    if truth == Truth.TRUE:
-        return Verdict(Truth.TRUE), hits
-    if truth == Truth.UNKNOWN:
-        missing = (verdict.missing if verdict.truth == Truth.UNKNOWN else set()) | gate_missing
-        return Verdict(Truth.UNKNOWN, missing), []
-    return Verdict(Truth.FALSE), []
+    """The rule's verdict and the items it fires for (``[None]`` for a program-level firing)."""
+    verdict = rule_verdict(rule, facts, derived_true, derived_unknown)
+    return verdict, rule_hits(rule, facts, derived_true) if verdict.truth == Truth.TRUE else []
 
 
 def run_fixpoint(rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[str] = ()) -> tuple[list[Firing], list[str]]:
@@ -271,6 +346,7 @@ def run_fixpoint(rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[
     """
     derived: list[str] = list(dict.fromkeys(given))
     derived_set = set(derived)
+    d, collections = flat_facts(facts), facts.collections
     firings: list[Firing] = []
     pending = list(rules)
     first = True
@@ -278,8 +354,8 @@ def run_fixpoint(rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[
         grew = False
         waiting: list[CompiledRule] = []
         for rule in pending:
-            verdict, hits = evaluate_rule(rule, facts, derived_set)
-            if verdict.truth != Truth.TRUE:
+            hits = _hits(rule, d, collections, derived_set)
+            if not hits:
                 if rule.shape.derived:
                     waiting.append(rule)
                 continue
@@ -301,19 +377,26 @@ def classify(rules: Sequence[CompiledRule], facts: FactSet, derived_true: Iterab
     """Three-valued verdict of every rule, given what the engine derived.
 
     A derived fact that was not derived is UNKNOWN while some rule that could derive it is
-    itself UNKNOWN (computed to a fixpoint), and FALSE otherwise.
+    itself UNKNOWN (computed to a fixpoint), and FALSE otherwise. Each round re-evaluates only
+    the rules that wait on a derived fact that has just become unknown.
     """
     true_set = set(derived_true)
     unknown: set[str] = set()
-    verdicts = {rule.id: evaluate_rule(rule, facts, true_set, unknown)[0] for rule in rules}
+    d, collections = flat_facts(facts), facts.collections
+    verdicts = {rule.id: _verdict(rule, d, collections, true_set, unknown) for rule in rules}
     chained = [rule for rule in rules if rule.shape.derived]  # only these can change in later rounds
+    changed: Sequence[CompiledRule] = rules
     while True:
-        grown = set(unknown)
-        for rule in rules:
-            if verdicts[rule.id].truth == Truth.UNKNOWN:
-                grown.update(name for name in rule.derives if name not in true_set)
-        if grown == unknown:
+        added = {
+            name
+            for rule in changed
+            if verdicts[rule.id].truth == Truth.UNKNOWN
+            for name in rule.derives
+            if name not in true_set and name not in unknown
+        }
+        if not added:
             return verdicts
-        unknown = grown
-        for rule in chained:
-            verdicts[rule.id] = evaluate_rule(rule, facts, true_set, unknown)[0]
+        unknown |= added
+        changed = [rule for rule in chained if not added.isdisjoint(rule.shape.derived)]
+        for rule in changed:
+            verdicts[rule.id] = _verdict(rule, d, collections, true_set, unknown)

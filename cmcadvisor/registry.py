@@ -65,6 +65,15 @@ class RulePack:
                 found.setdefault(rule.spec.then.pathway.id, []).append(rule)
         return {key: tuple(value) for key, value in found.items()}
 
+    @functools.cached_property
+    def derivers(self) -> dict[str, tuple[str, ...]]:
+        """Active rule ids by the derived fact they derive."""
+        found: dict[str, list[str]] = {}
+        for rule in self.active:
+            for name in rule.compiled.derives:
+                found.setdefault(name, []).append(rule.id)
+        return {key: tuple(value) for key, value in found.items()}
+
     def compiled_active(self) -> tuple[CompiledRule, ...]:
         """The compiled active rules, in id order."""
         return self._compiled_active

@@ -370,6 +370,8 @@ def _graph(plan: _Plan, achieved: Iterable[str]) -> nx.DiGraph[str]:
 
 
 def _check_acyclic(graph: nx.DiGraph[str]) -> None:
+    if nx.is_directed_acyclic_graph(graph):  # the cheap test first; find_cycle only to name a cycle
+        return
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:

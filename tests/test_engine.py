@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from conftest import EXAMPLES, FIXTURE_PACK
@@ -14,7 +15,7 @@ from cmcadvisor.engine import RULES_PER_RULESET, DurableEngine, PythonEngine, ge
 from cmcadvisor.errors import EngineError
 from cmcadvisor.facts import derive_facts
 from cmcadvisor.models.rule import AllOf, Leaf
-from cmcadvisor.reference_eval import Truth, classify
+from cmcadvisor.reference_eval import Truth, classify, evaluate_rule
 
 DURABLE = get_engine("durable")
 PYTHON = get_engine("python")
@@ -81,6 +82,23 @@ def test_differential_generated_rule_packs() -> None:
             assert _fired(DURABLE, rules, facts) == _fired(PYTHON, rules, facts), (size, program_seed)
 
 
+@pytest.mark.parametrize("chunk", range(4))
+def test_compiled_classification_matches_the_plain_definition(chunk: int) -> None:
+    """The compiled three-valued evaluator gives the verdicts and missing facts of ``kleene``."""
+    import kleene
+    from rulegen import generate
+
+    packs = [context.pack.compiled_active() for context in PACKS] + [generate(300, 2)]
+    for rules in packs:
+        for seed in range(chunk * 100, chunk * 100 + 100):
+            facts = derive_facts(random_program(seed), AS_OF)
+            derived = PYTHON.run(rules, facts).derived
+            assert classify(rules, facts, derived) == kleene.classify(rules, facts, derived), f"seed {seed}"
+            for given in ((), derived):  # item by item and whole-rule evaluation, firing or not
+                for rule in rules:
+                    assert evaluate_rule(rule, facts, set(given)) == kleene.evaluate_rule(rule, facts, set(given))
+
+
 def _synthetic_rules(count: int) -> tuple[CompiledRule, ...]:
     """Many rules that all match the same fact: more than one ruleset's worth."""
     rules = []
@@ -143,3 +161,27 @@ def test_undetermined_propagates_through_derived_facts() -> None:
     assert verdicts["TST-AA-001"].truth == Truth.UNKNOWN
     assert verdicts["TST-AA-002"].truth == Truth.UNKNOWN
     assert "derived.potency_ready" in verdicts["TST-AA-002"].missing
+
+
+def test_specialised_literal_tests_match_the_definition() -> None:
+    """Each compiled literal gives test_literal's answer, on values of every type a fact can hold."""
+    from cmcadvisor.conditions import NEGATED_OP, Lit
+    from cmcadvisor.facts import FactSet
+    from cmcadvisor.reference_eval import evaluate_node, test_literal
+
+    operands: list[Any] = [True, False, 0, 1, 2, 1.0, 2.5, "1", "a", "b", ("a", "b"), ("a",)]
+    present: list[Any] = [*operands, (), ("1",)]
+    for op in NEGATED_OP:
+        for operand in operands if op not in ("exists", "missing") else [None]:
+            lit = Lit("product.x", op, operand)
+            item_lit = Lit("manufacturing.planned_changes[].x", op, operand)
+            for value in present:
+                expected = Truth.TRUE if test_literal(lit, value) else Truth.FALSE
+                program = (
+                    FactSet(lists={"product.x": value}) if isinstance(value, tuple) else FactSet(scalars={"product.x": value})
+                )
+                assert evaluate_node(lit, program).truth == expected, (op, operand, value)
+                assert evaluate_node(item_lit, FactSet(), {"x": value}, 0).truth == expected, (op, operand, value)
+            absent = {"exists": Truth.FALSE, "missing": Truth.TRUE}.get(op, Truth.UNKNOWN)
+            assert evaluate_node(lit, FactSet()).truth == absent
+            assert evaluate_node(item_lit, FactSet(), {}, 0).truth == absent

@@ -7,9 +7,9 @@ holds no formatting and must not import renderers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from cmcadvisor.models.rule import Confidence, PathwayStatus, Severity
 
@@ -233,6 +233,20 @@ class Question(_Out):
     field: str
     question: str
     unlocks: list[str]
+
+
+_FINDING_LIST = TypeAdapter(list[FindingResult])
+_QUESTION_LIST = TypeAdapter(list[Question])
+
+
+def findings_from_dicts(bodies: list[dict[str, Any]]) -> list[FindingResult]:
+    """Validate many findings in one call (much cheaper than one call per finding)."""
+    return _FINDING_LIST.validate_python(bodies)
+
+
+def questions_from_dicts(bodies: list[dict[str, Any]]) -> list[Question]:
+    """Validate many questions in one call."""
+    return _QUESTION_LIST.validate_python(bodies)
 
 
 class FiredRecord(_Out):

@@ -27,7 +27,6 @@ from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import (
     AssessmentResult,
     Audit,
-    FiredRecord,
     ProgramRef,
     Summary,
     ToolInfo,
@@ -117,29 +116,36 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
     verdicts = classify(rules, facts, run.derived)
     fired_ids = {f.rule for f in run.firings}
     outcomes = build_outcomes(pack, kb, facts, run.firings, verdicts, program, as_of)
-    fired = []
+    fired: list[dict[str, object]] = []  # validated with the audit, in one call
     for seq, firing in enumerate(run.firings, 1):
-        rule = pack.by_id[firing.rule]
-        shown = matched_facts(rule, facts, firing.item)
+        shown = matched_facts(pack.by_id[firing.rule], facts, firing.item)
         fired.append(
-            FiredRecord(
-                seq=seq,
-                rule=firing.rule,
-                version=firing.version,
-                facts=[f"{k}={json.dumps(v)}" for k, v in shown.items()],
-                item=firing.item,
-            )
+            {
+                "seq": seq,
+                "rule": firing.rule,
+                "version": firing.version,
+                "facts": [f"{k}={json.dumps(v)}" for k, v in shown.items()],
+                "item": firing.item,
+            }
         )
+    not_fired: list[str] = []
+    undetermined: dict[str, list[str]] = {}
+    for rule in pack.active:  # one pass over the verdicts (rules are in id order)
+        verdict = verdicts[rule.id]
+        if verdict.truth == Truth.UNKNOWN:
+            undetermined[rule.id] = sorted(verdict.missing)
+        elif verdict.truth == Truth.FALSE and rule.id not in fired_ids:
+            not_fired.append(rule.id)
     audit = Audit(
         input_sha256=canonical_sha256(program),
         rules_sha256=pack.sha256,
         knowledge_sha256=kb.sha256,
         tool_version=__version__,
         engine=context.engine.name,
-        fired=fired,
-        not_fired=sorted(r.id for r in pack.active if r.id not in fired_ids and verdicts[r.id].truth == Truth.FALSE),
-        undetermined=sorted(r.id for r in pack.active if verdicts[r.id].truth == Truth.UNKNOWN),
-        undetermined_facts={r.id: sorted(verdicts[r.id].missing) for r in pack.active if verdicts[r.id].truth == Truth.UNKNOWN},
+        fired=fired,  # dicts: pydantic builds the records
+        not_fired=sorted(not_fired),
+        undetermined=sorted(undetermined),
+        undetermined_facts=undetermined,
         waived=outcomes.waived,
         waivers_unused=outcomes.waivers_unused,
         derived=sorted(run.derived),

@@ -10,6 +10,9 @@ engine needs (see ``docs/engine.md``):
   ``delete_state`` never frees a state that ran no action (heap corruption in 2.0.28);
 * an explicit ``Host`` subclass with the dispatcher thread disabled, created once per process,
   and one lock around every call (the engine is not thread-safe);
+* the host only creates rulesets: evaluation drives the native core directly, with the host's
+  own sequence of calls but none of its per-action closures, clock reads (an action over 10 s
+  is silently dropped there) and JSON round trips;
 * one ``sid`` per evaluation and ``delete_state`` in ``finally`` (1,024 live sids at most);
 * definitions generated as JSON and deep-copied (``set_rulesets`` mutates its input);
 * one closure per rule id (actions are not told which rule fired); actions only record,
@@ -161,7 +164,7 @@ class _Context:
     errors: list[str] = field(default_factory=list)
 
 
-Action = Callable[[dict[str, Any]], None]
+Action = Callable[[str], None]  # called with the activation's JSON text
 
 
 @dataclass(frozen=True)
@@ -262,13 +265,17 @@ class DurableEngine:
         return compiled
 
     def _make_action(self, rule: CompiledRule, pack: _CompiledPack) -> Action:
-        def action(message: dict[str, Any]) -> None:
+        rows = rule.shape.collection is not None
+
+        def action(text: str) -> None:
             ctx = self._ctx
             if ctx is None:  # pragma: no cover - actions only run inside run()
                 return
             try:
-                matched = message.get("m") or {}
-                item = matched.get("idx") if matched.get("t") == "row" else None
+                item = None
+                if rows:  # only a row rule needs the matched fact (for its item index): parse just then
+                    matched = json.loads(text)[rule.id].get("m") or {}
+                    item = matched.get("idx") if matched.get("t") == "row" else None
                 # durable-rules expands an $or into one alpha path per branch, so a rule whose
                 # disjuncts hold together is activated once per true branch: fire it once.
                 if (rule.id, item) in ctx.fired:
@@ -314,9 +321,7 @@ class DurableEngine:
                 return
             state_text, message_text = started
             while True:
-                message = json.loads(message_text)
-                rule_name = next(iter(message))
-                actions[rule_name](message[rule_name])
+                actions[_activated(message_text, actions)](message_text)
                 native.update_state(handle, state_text)
                 message_text = native.complete_and_start_action(handle, state_handle)
                 if not message_text:
@@ -387,6 +392,19 @@ def compile_problems(rules: Sequence[CompiledRule]) -> list[tuple[str, str]]:
         except EngineError as exc:
             problems.append((rule.id, str(exc)))
     return problems
+
+
+def _activated(text: str, actions: dict[str, Action]) -> str:
+    """The rule an activation is for: the first key of ``{"<rule>": {...}}``.
+
+    Read without parsing the whole matched fact (rule names carry no quotes or escapes); the
+    text is parsed in full only when it looks otherwise.
+    """
+    if text.startswith('{"'):
+        name = text[2 : text.find('"', 2)]
+        if name in actions:
+            return name
+    return str(next(iter(json.loads(text))))
 
 
 def _noop(_: Any) -> None:

@@ -31,6 +31,7 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_NODES = 50_000
 MAX_DEPTH = 40
 MAX_SCALAR_CHARS = 100_000
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             if len(node.value) > MAX_SCALAR_CHARS:
                 raise self.fail(node, f"value longer than {MAX_SCALAR_CHARS} characters", loc)
+            if node.tag == _STR_TAG:  # most values: what the safe constructor would return, without it
+                return node.value
             try:
                 return self.constructor.construct_object(node, deep=True)
             except yaml.YAMLError as exc:

@@ -198,7 +198,9 @@ def _candidates(probes: Mapping[str, _FactProbe], facts: FactSet) -> list[tuple[
     """Single-fact changes worth trying: the boundaries the factor rules test.
 
     A change that leaves every literal on its fact as it is cannot move the score, and of
-    several changes with the same effect on those literals only the smallest is kept.
+    several changes with the same effect on those literals only the smallest is kept. Each
+    fact's changes come nearest to its current value first (numbers by distance, ties and
+    other values by their text).
     """
     out: list[tuple[str, Value]] = []
     for fact, probe in probes.items():
@@ -219,6 +221,36 @@ def _candidates(probes: Mapping[str, _FactProbe], facts: FactSet) -> list[tuple[
                 seen.add(mark)
                 out.append((fact, value))
     return out
+
+
+def _could_flip(plan: _Plan, kb: KnowledgeBase, fired: set[str], base: str) -> Callable[[str], bool]:
+    """Whether changing a fact can give a recommendation other than ``base`` (else skip its what-ifs).
+
+    A change moves only the factors its rules vote in, each by at most its weight either way, so
+    the score stays within the current score minus those factors' parts, plus or minus their
+    weights. When that whole range gives ``base``, no value of the fact can flip it. Sound, not
+    exact: a range that crosses a threshold is tried value by value.
+    """
+    thresholds = kb.make_or_buy.thresholds
+    if sum(1 for _, signed in plan.votes if signed) < thresholds.min_known_factors:
+        return lambda fact: False  # every what-if would be undetermined, which never counts as a flip
+    if base not in ("in_house", "cdmo", "hybrid"):
+        return lambda fact: True
+    parts = [weight * max(-3, min(3, sum(s for rule_id, s in signed if rule_id in fired))) / 3 for weight, signed in plan.votes]
+    total, decide, margin = sum(parts), thresholds.decide, 1e-9
+
+    def could(fact: str) -> bool:
+        moved = plan.touched.get(fact, ())
+        rest = total - sum(parts[index] for index in moved)
+        reach = sum(plan.votes[index][0] for index in moved)
+        low, high = rest - reach, rest + reach
+        if base == "in_house":
+            return not low > decide + margin
+        if base == "cdmo":
+            return not high < -decide - margin
+        return not (low >= -decide + margin and high <= decide - margin)
+
+    return could
 
 
 def _describe(fact: str, value: Value, current: Value | tuple[str, ...] | None) -> str:
@@ -242,6 +274,7 @@ class _Plan:
     # per fact: the rules that test it and those chained on what they derive (the only ones a
     # change of that fact can move), in id order, and their ids
     affected: dict[str, tuple[tuple[CompiledRule, ...], frozenset[str]]]
+    touched: dict[str, tuple[int, ...]]  # per fact: the factors (indexes into votes) it can move
 
 
 _PLANS: dict[tuple[str, str, int], _Plan] = {}
@@ -278,7 +311,13 @@ def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
         sub_pack = _dependencies(pack, rules)
         if len(_PLANS) >= 8:  # a few packs per process at most; never grows with programs
             _PLANS.clear()
-        plan = _PLANS[key] = _Plan(groups, _votes(groups, kb), sub_pack, _probes(rules), _affected(sub_pack))
+        votes = _votes(groups, kb)
+        affected = _affected(sub_pack)
+        touched = {
+            fact: tuple(index for index, (_, signed) in enumerate(votes) if any(rule_id in ids for rule_id, _ in signed))
+            for fact, (_, ids) in affected.items()
+        }
+        plan = _PLANS[key] = _Plan(groups, votes, sub_pack, _probes(rules), affected, touched)
     return plan
 
 
@@ -294,11 +333,16 @@ def build_make_or_buy(
     plan = _plan(pack, kb)
     base = _score(plan.groups, kb, fired, verdicts, lambda rule: message(rule, facts))
     base_fired = {rule.id for rule in plan.sub_pack if rule.id in fired}
-    flips: dict[str, tuple[float, str]] = {}
+    flips: dict[str, str] = {}  # per fact, the nearest change that flips the recommendation
     scalars = dict(facts.scalars)  # one copy, changed one fact at a time and put back
     changed = FactSet(scalars, facts.lists, facts.collections)
     context: tuple[str, set[str], set[str]] | None = None
+    could_flip = _could_flip(plan, kb, fired, base.recommendation)
+    open_facts = {fact for fact in plan.probes if could_flip(fact)}
     for fact, value in _candidates(plan.probes, facts):
+        # A fact's candidates come nearest first, so its first flip is the one to report.
+        if fact not in open_facts or fact in flips:
+            continue
         affected, affected_ids = plan.affected.get(fact, ((), frozenset()))
         if context is None or context[0] != fact:
             kept = base_fired - affected_ids
@@ -315,17 +359,9 @@ def build_make_or_buy(
             else:
                 scalars[fact] = current
         recommendation = _recommend(plan.votes, kb, kept | {f.rule for f in firings})
-        if recommendation in (base.recommendation, "undetermined"):
-            continue
-        distance = (
-            abs(float(value) - float(current))
-            if isinstance(value, int | float) and isinstance(current, int | float) and not isinstance(value, bool)
-            else 0.0
-        )
-        text = f"{_describe(fact, value, current)} (gives {recommendation})"
-        if fact not in flips or distance < flips[fact][0]:
-            flips[fact] = (distance, text)
-    would_flip = [text for _, text in sorted(flips.values(), key=lambda t: t[1])][:MAX_FLIPS]
+        if recommendation not in (base.recommendation, "undetermined"):
+            flips[fact] = f"{_describe(fact, value, current)} (gives {recommendation})"
+    would_flip = sorted(flips.values())[:MAX_FLIPS]
     return MakeOrBuy(
         recommendation=base.recommendation,
         confidence=base.confidence,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cmcadvisor.conditions import DERIVED_PREFIX, And, CompiledRule, Firing, Lit, Node, Value
 from cmcadvisor.facts import FactSet, Item
@@ -130,6 +131,8 @@ def _compile(node: Node) -> tuple[TruthFn, MissFn]:
     """
     if isinstance(node, Lit):
         return _compile_literal(node)
+    if isinstance(node, And) and all(isinstance(child, Lit) and child.item_field is None for child in node.children):
+        return _compile_flat_and(node.children)  # type: ignore[arg-type]
     compiled = [_compile(child) for child in node.children]
     truths = tuple(truth for truth, _ in compiled)
 
@@ -163,6 +166,56 @@ def _compile(node: Node) -> tuple[TruthFn, MissFn]:
         return result
 
     return disjunction, missing
+
+
+_EQ, _IN, _TEST, _EXISTS, _MISSING = range(5)
+
+
+def _compile_flat_and(children: Sequence[Lit]) -> tuple[TruthFn, MissFn]:
+    """A conjunction of program-fact literals (most rules) as one loop, without a call per literal.
+
+    Same results as the general closures: false at the first false literal, else unknown if a
+    tested fact is absent, else true. When it is unknown, its unknown literals are exactly those
+    whose fact is absent (``exists`` / ``missing`` are never unknown).
+    """
+    specs: list[tuple[str, int, Any]] = []
+    for lit in children:
+        if lit.op in ("exists", "missing"):
+            specs.append((lit.fact, _EXISTS if lit.op == "exists" else _MISSING, None))
+        elif lit.op == "eq" and not isinstance(lit.value, tuple):
+            specs.append((lit.fact, _EQ, lit.value))
+        elif lit.op == "in":
+            specs.append((lit.fact, _IN, frozenset(lit.value if isinstance(lit.value, tuple) else (lit.value,))))
+        else:
+            specs.append((lit.fact, _TEST, _tester(lit)))
+    frozen = tuple(specs)
+    asked = tuple(fact for fact, code, _ in frozen if code < _EXISTS)
+
+    def conjunction(d: Facts, it: Item | None) -> int:
+        result = 2
+        for fact, code, operand in frozen:
+            v = d.get(fact)
+            if code >= _EXISTS:
+                if (v is None) == (code == _EXISTS):
+                    return 0
+            elif v is None:
+                result = 1
+            elif code == _EQ:
+                if v != operand:
+                    return 0
+            elif code == _IN:
+                if v not in operand:
+                    return 0
+            elif operand(v) == 0:
+                return 0
+        return result
+
+    def missing(d: Facts, it: Item | None, index: int | None, out: set[str]) -> None:
+        for fact in asked:
+            if d.get(fact) is None:
+                out.add(fact)
+
+    return conjunction, missing
 
 
 def _compile_literal(node: Lit) -> tuple[TruthFn, MissFn]:
@@ -373,6 +426,51 @@ def run_fixpoint(rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[
     return firings, derived
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A rule tuple laid out for :func:`classify`.
+
+    Plain program rules (no derived gate, no collection) come with their compiled closures; the
+    rules chained on derived facts and the rules that derive them are listed apart.
+    """
+
+    rules: tuple[CompiledRule, ...]
+    plain: tuple[tuple[str, TruthFn, MissFn], ...]  # no derived gate, no collection, a body
+    other: tuple[CompiledRule, ...]
+    chained: tuple[CompiledRule, ...]
+    deriving: tuple[CompiledRule, ...]
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(rules: Sequence[CompiledRule]) -> _Plan:
+    frozen = isinstance(rules, tuple)  # an immutable pack (the usual case): its layout is kept
+    cached = _PLANS.get(id(rules)) if frozen else None
+    if cached is not None and cached.rules is rules:
+        return cached
+    plain, other = [], []
+    for rule in rules:
+        shape = rule.shape
+        if shape.body is not None and not shape.derived and shape.collection is None:
+            _, truth_fn, miss_fn = _compiled(shape.body)
+            plain.append((rule.id, truth_fn, miss_fn))
+        else:
+            other.append(rule)
+    plan = _Plan(
+        rules if isinstance(rules, tuple) else tuple(rules),
+        tuple(plain),
+        tuple(other),
+        tuple(rule for rule in rules if rule.shape.derived),
+        tuple(rule for rule in rules if rule.derives),
+    )
+    if frozen:
+        if len(_PLANS) >= 16:
+            _PLANS.clear()
+        _PLANS[id(rules)] = plan  # the plan holds the tuple, so its id cannot be reused meanwhile
+    return plan
+
+
 def classify(rules: Sequence[CompiledRule], facts: FactSet, derived_true: Iterable[str]) -> Mapping[str, Verdict]:
     """Three-valued verdict of every rule, given what the engine derived.
 
@@ -380,12 +478,24 @@ def classify(rules: Sequence[CompiledRule], facts: FactSet, derived_true: Iterab
     itself UNKNOWN (computed to a fixpoint), and FALSE otherwise. Each round re-evaluates only
     the rules that wait on a derived fact that has just become unknown.
     """
+    plan = _plan(rules)
     true_set = set(derived_true)
     unknown: set[str] = set()
     d, collections = flat_facts(facts), facts.collections
-    verdicts = {rule.id: _verdict(rule, d, collections, true_set, unknown) for rule in rules}
-    chained = [rule for rule in rules if rule.shape.derived]  # only these can change in later rounds
-    changed: Sequence[CompiledRule] = rules
+    verdicts: dict[str, Verdict] = {}
+    for rule_id, truth_fn, miss_fn in plan.plain:  # most rules: one call of the compiled condition
+        truth = truth_fn(d, None)
+        if truth == 2:
+            verdicts[rule_id] = TRUE
+        elif truth == 0:
+            verdicts[rule_id] = FALSE
+        else:
+            out: set[str] = set()
+            miss_fn(d, None, None, out)
+            verdicts[rule_id] = Verdict(Truth.UNKNOWN, frozenset(out))
+    for rule in plan.other:
+        verdicts[rule.id] = _verdict(rule, d, collections, true_set, unknown)
+    changed: Sequence[CompiledRule] = plan.deriving
     while True:
         added = {
             name
@@ -395,8 +505,8 @@ def classify(rules: Sequence[CompiledRule], facts: FactSet, derived_true: Iterab
             if name not in true_set and name not in unknown
         }
         if not added:
-            return verdicts
+            return {rule.id: verdicts[rule.id] for rule in plan.rules}  # in the rules' order
         unknown |= added
-        changed = [rule for rule in chained if not added.isdisjoint(rule.shape.derived)]
+        changed = [rule for rule in plan.chained if not added.isdisjoint(rule.shape.derived)]
         for rule in changed:
             verdicts[rule.id] = _verdict(rule, d, collections, true_set, unknown)

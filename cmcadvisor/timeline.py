@@ -337,8 +337,7 @@ def build_timeline(
         plan.edges.pop(("bla_submission", "bla_approval"), None)
     # Review lags depend on the submission date; they are fixed after a first pass.
     graph = _graph(plan, achieved={n for n, v in plan.nodes.items() if v.fixed is not None})
-    _check_acyclic(graph)
-    first = schedule(graph, start)
+    first = _schedule_acyclic(graph, start)
     if "bla_submission" in plan.nodes:
         submitted = datetime.date.fromordinal(first.ef["bla_submission"])
         filed = submitted + datetime.timedelta(days=kb.review.filing_days)
@@ -351,8 +350,7 @@ def build_timeline(
             graph.add_edge("bla_submission", "pre_license_inspection", lag=(inspect - submitted).days, origins={"review clock"})
             if "bla_approval" in plan.nodes:
                 graph.add_edge("pre_license_inspection", "bla_approval", lag=0, origins={"21 CFR 601.20(d)"})
-    _check_acyclic(graph)
-    result = schedule(graph, start)
+    result = _schedule_acyclic(graph, start)
     return _to_timeline(plan, graph, result, targets, priority_review, review_months)
 
 
@@ -369,9 +367,16 @@ def _graph(plan: _Plan, achieved: Iterable[str]) -> nx.DiGraph[str]:
     return graph
 
 
+def _schedule_acyclic(graph: nx.DiGraph[str], start: int) -> Schedule:
+    """:func:`schedule`, or the cycle that prevents it, named with the rules that made each edge."""
+    try:
+        return schedule(graph, start)
+    except nx.NetworkXUnfeasible:  # the topological sort found a cycle: name it
+        _check_acyclic(graph)
+        raise
+
+
 def _check_acyclic(graph: nx.DiGraph[str]) -> None:
-    if nx.is_directed_acyclic_graph(graph):  # the cheap test first; find_cycle only to name a cycle
-        return
     try:
         cycle = nx.find_cycle(graph)
     except nx.NetworkXNoCycle:

@@ -165,9 +165,9 @@ def test_undetermined_propagates_through_derived_facts() -> None:
 
 def test_specialised_literal_tests_match_the_definition() -> None:
     """Each compiled literal gives test_literal's answer, on values of every type a fact can hold."""
-    from cmcadvisor.conditions import NEGATED_OP, Lit
+    from cmcadvisor.conditions import NEGATED_OP, And, Lit
     from cmcadvisor.facts import FactSet
-    from cmcadvisor.reference_eval import evaluate_node, test_literal
+    from cmcadvisor.reference_eval import FALSE, Verdict, evaluate_node, test_literal
 
     operands: list[Any] = [True, False, 0, 1, 2, 1.0, 2.5, "1", "a", "b", ("a", "b"), ("a",)]
     present: list[Any] = [*operands, (), ("1",)]
@@ -181,7 +181,16 @@ def test_specialised_literal_tests_match_the_definition() -> None:
                     FactSet(lists={"product.x": value}) if isinstance(value, tuple) else FactSet(scalars={"product.x": value})
                 )
                 assert evaluate_node(lit, program).truth == expected, (op, operand, value)
+                both = And((lit, Lit("product.y", "eq", 1)))  # a flat conjunction compiles to one loop
+                with_y = FactSet({**program.scalars, "product.y": 1}, program.lists)
+                assert evaluate_node(both, with_y).truth == expected, ("and", op, operand, value)
+                assert evaluate_node(both, program) == (
+                    FALSE if expected == Truth.FALSE else Verdict(Truth.UNKNOWN, frozenset({"product.y"}))
+                )
                 assert evaluate_node(item_lit, FactSet(), {"x": value}, 0).truth == expected, (op, operand, value)
             absent = {"exists": Truth.FALSE, "missing": Truth.TRUE}.get(op, Truth.UNKNOWN)
             assert evaluate_node(lit, FactSet()).truth == absent
+            missing = frozenset({"product.x", "product.y"} if absent == Truth.UNKNOWN else {"product.y"})
+            expected_both = FALSE if absent == Truth.FALSE else Verdict(Truth.UNKNOWN, missing)
+            assert evaluate_node(And((lit, Lit("product.y", "eq", 1))), FactSet()) == expected_both
             assert evaluate_node(item_lit, FactSet(), {}, 0).truth == absent

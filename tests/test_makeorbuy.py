@@ -71,3 +71,41 @@ def test_too_few_facts_is_undetermined() -> None:
     mob = _mob(program)
     assert mob.recommendation == "undetermined"
     assert all(f.favours == "unknown" for f in mob.factors)
+
+
+def _brute_force_flips(context: api.Context, program: ProgramFile) -> list[str]:
+    """would_flip_if by exhaustion: every candidate change, the whole pack re-run, nearest kept."""
+    from cmcadvisor import makeorbuy
+    from cmcadvisor.facts import FactSet, derive_facts
+
+    facts = derive_facts(program, AS_OF)
+    base = api.assess(program, context, api.Options(as_of=AS_OF)).make_or_buy.recommendation
+    plan = makeorbuy._plan(context.pack, context.kb)
+    flips: dict[str, tuple[float, str]] = {}
+    for fact, value in makeorbuy._candidates(plan.probes, facts):
+        changed = FactSet({**facts.scalars, fact: value}, facts.lists, facts.collections)
+        fired = {f.rule for f in context.engine.run(context.pack.compiled_active(), changed).firings}
+        recommendation = makeorbuy._recommend(plan.votes, context.kb, fired)
+        if recommendation in (base, "undetermined"):
+            continue
+        current = facts.scalars.get(fact)
+        numeric = isinstance(value, int | float) and not isinstance(value, bool) and isinstance(current, int | float)
+        distance = abs(float(value) - float(current)) if numeric else 0.0  # type: ignore[arg-type]
+        if fact not in flips or distance < flips[fact][0]:
+            flips[fact] = (distance, f"{makeorbuy._describe(fact, value, current)} (gives {recommendation})")
+    return sorted(text for _, text in flips.values())[: makeorbuy.MAX_FLIPS]
+
+
+@pytest.mark.parametrize("pack", ["builtin", "fixture"])
+def test_what_if_shortcuts_give_the_exhaustive_answer(pack: str) -> None:
+    """Pruned, early-stopping what-ifs on affected rules equal re-running everything for every candidate."""
+    from programgen import random_program
+
+    context = api.load_context(api.Options(engine="python")) if pack == "builtin" else CONTEXT
+    seen: set[str] = set()
+    for seed in range(60):
+        program = random_program(seed)
+        result = api.assess(program, context, api.Options(as_of=AS_OF)).make_or_buy
+        assert result.would_flip_if == _brute_force_flips(context, program), seed
+        seen.add(result.recommendation)
+    assert len(seen) >= 2  # the programs reach more than one kind of base recommendation

@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from cmcadvisor.conditions import Firing
+from cmcadvisor.conditions import Firing, literals
 from cmcadvisor.facts import FactSet, Item, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
 from cmcadvisor.models.knowledge import Citation
@@ -198,6 +198,47 @@ def _statics(pack: RulePack, kb: KnowledgeBase) -> dict[str, _Static]:
     return found
 
 
+_UNDETERMINED: dict[tuple[str, str, str, frozenset[str]], FindingResult] = {}
+
+
+def _undetermined(pack: RulePack, kb: KnowledgeBase, rule: LoadedRule, static: _Static, missing: frozenset[str]) -> FindingResult:
+    """The finding of an undetermined rule, numbered ``F-0000`` (the caller renumbers a copy).
+
+    It depends only on the rule and its missing facts, which repeat from program to program, so
+    validated findings are kept (a bounded number) and reused.
+    """
+    key = (pack.sha256, kb.sha256, rule.id, missing)
+    found = _UNDETERMINED.get(key)
+    if found is None:
+        names = sorted(missing)
+        found = findings_from_dicts(
+            [
+                {
+                    "id": "F-0000",
+                    "rule": rule.id,
+                    "kind": "undetermined",
+                    "severity": "info",
+                    "title": static.undetermined_title,
+                    "detail": "This rule could not be evaluated because these facts are missing: "
+                    + ", ".join(names)
+                    + ". Answer the questions below to settle it.",
+                    "topics": static.topics,
+                    "due": static.undetermined_due,
+                    "status": "open",
+                    "citations": static.citations,
+                    "facts": {},
+                    "confidence": rule.spec.confidence,
+                    "unsettled": rule.spec.unsettled,
+                    "missing_facts": names,
+                }
+            ]
+        )[0]
+        if len(_UNDETERMINED) >= 4096:  # bounded: memory never grows with the number of programs
+            _UNDETERMINED.clear()
+        _UNDETERMINED[key] = found
+    return found
+
+
 def build_findings(
     pack: RulePack,
     kb: KnowledgeBase,
@@ -211,7 +252,7 @@ def build_findings(
     waivers = _waiver_index(program, pack, as_of) if program.waivers else {}
     statics = _statics(pack, kb)
     used: set[str] = set()
-    drafts: list[tuple[tuple[object, ...], dict[str, Any]]] = []
+    drafts: list[tuple[tuple[object, ...], dict[str, Any] | FindingResult]] = []
     for firing in sorted(set(firings), key=lambda f: (f.rule, -1 if f.item is None else f.item)):
         static = statics.get(firing.rule)
         if static is None:
@@ -259,40 +300,20 @@ def build_findings(
     undetermined_rank = SEVERITY_RANK["info"] + 1
     for rule in pack.active:
         verdict = verdicts.get(rule.id)
-        if verdict is None or verdict.truth != Truth.UNKNOWN:
+        if verdict is None or verdict.truth != Truth.UNKNOWN or rule.id not in statics:
             continue
-        static = statics.get(rule.id)
-        if static is None:
-            continue
-        missing = sorted(verdict.missing)
-        drafts.append(
-            (
-                (undetermined_rank, rule.id, -1),
-                {
-                    "rule": rule.id,
-                    "kind": "undetermined",
-                    "severity": "info",
-                    "title": static.undetermined_title,
-                    "detail": "This rule could not be evaluated because these facts are missing: "
-                    + ", ".join(missing)
-                    + ". Answer the questions below to settle it.",
-                    "topics": static.topics,
-                    "due": static.undetermined_due,
-                    "status": "open",
-                    "citations": static.citations,
-                    "facts": {},
-                    "confidence": rule.spec.confidence,
-                    "unsettled": rule.spec.unsettled,
-                    "missing_facts": missing,
-                },
-            )
-        )
+        drafts.append(((undetermined_rank, rule.id, -1), _undetermined(pack, kb, rule, statics[rule.id], verdict.missing)))
     drafts.sort(key=lambda d: d[0])
-    bodies = []
-    for n, (_, body) in enumerate(drafts, 1):
-        body["id"] = f"F-{n:04d}"
-        bodies.append(body)
-    findings = findings_from_dicts(bodies)  # one validation call for all of a program's findings
+    bodies: list[dict[str, Any]] = []
+    for n, (_, draft) in enumerate(drafts, 1):
+        if isinstance(draft, dict):
+            draft["id"] = f"F-{n:04d}"
+            bodies.append(draft)
+    validated = iter(findings_from_dicts(bodies))  # one validation call for all fired findings
+    findings = [
+        next(validated) if isinstance(draft, dict) else draft.model_copy(update={"id": f"F-{n:04d}"})
+        for n, (_, draft) in enumerate(drafts, 1)
+    ]
     waived = sorted(f.rule for f in findings if f.status == "waived")
     unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
     return findings, waived, unused
@@ -367,6 +388,31 @@ def build_pathways(
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
+_TARGETS: dict[str, tuple[tuple[str, str, bool], ...]] = {}
+
+
+def _targets(pack: RulePack) -> tuple[tuple[str, str, bool], ...]:
+    """Per active rule: its id, what settling it unlocks, and whether it tests derived facts.
+
+    Settling a pathway rule unlocks its pathway; any other rule unlocks itself.
+    """
+    found = _TARGETS.get(pack.sha256)
+    if found is None:
+        found = tuple(
+            (
+                rule.id,
+                rule.spec.then.pathway.id if rule.spec.then.pathway else rule.id,
+                bool(rule.compiled.shape.derived)
+                or any(lit.derived for lit in (literals(rule.compiled.shape.body) if rule.compiled.shape.body else ())),
+            )
+            for rule in pack.active
+        )
+        if len(_TARGETS) >= 8:
+            _TARGETS.clear()
+        _TARGETS[pack.sha256] = found
+    return found
+
+
 def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdict]) -> list[Question]:
     """Missing facts, most valuable first: each names the results it would help settle."""
     derivers = pack.derivers
@@ -384,13 +430,12 @@ def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdi
         return out
 
     unlocks: dict[str, set[str]] = {}
-    for rule in pack.active:
-        verdict = verdicts.get(rule.id)
+    for rule_id, target, chained in _targets(pack):
+        verdict = verdicts.get(rule_id)
         if verdict is None or verdict.truth != Truth.UNKNOWN:
             continue
-        target = rule.spec.then.pathway.id if rule.spec.then.pathway else rule.id
         missing = verdict.missing
-        names = expand(missing, {rule.id}) if any(name.startswith("derived.") for name in missing) else missing
+        names = expand(missing, {rule_id}) if chained else missing  # only these can miss derived facts
         for name in names:
             found = unlocks.get(name)
             if found is None:

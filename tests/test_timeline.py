@@ -262,3 +262,35 @@ def test_every_format(runner: CliRunner, tmp_path: Path, fmt: str) -> None:
     again = tmp_path / f"again.{fmt}"
     runner.invoke(cli, ["timeline", example, "--format", fmt, "--as-of", "2026-11-25", "--output", str(again)])
     assert again.read_bytes() == data, "same input must give byte-identical output"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=14),
+    st.lists(st.tuples(st.integers(0, 13), st.integers(0, 13)), max_size=40),
+    st.lists(st.integers(0, 5), min_size=14, max_size=14),
+    st.randoms(use_true_random=False),
+)
+def test_topological_order_is_networkx_lexicographic_order(
+    count: int, pairs: list[tuple[int, int]], weights: list[int], rng: object
+) -> None:
+    """The schedule's own sort gives networkx's lexicographical order, and refuses cycles as it does."""
+    from cmcadvisor.timeline import _topological
+
+    names = [f"n{i:02d}" for i in range(count)]
+    rng.shuffle(names)  # type: ignore[attr-defined]  # insertion order is the tie-break
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(names)
+    for a, b in pairs:
+        if a < count and b < count and a != b:
+            graph.add_edge(f"n{a:02d}", f"n{b:02d}")
+
+    def key(node: str) -> int:
+        return weights[int(node[1:])]  # ties on purpose
+
+    if nx.is_directed_acyclic_graph(graph):
+        assert _topological(graph) == list(nx.lexicographical_topological_sort(graph))
+        assert _topological(graph, key) == list(nx.lexicographical_topological_sort(graph, key=key))
+    else:
+        with pytest.raises(nx.NetworkXUnfeasible):
+            _topological(graph)

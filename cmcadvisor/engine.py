@@ -28,6 +28,7 @@ It returns firings, never prose. The pure-Python engine runs the same compiled r
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -326,9 +327,11 @@ class DurableEngine:
                 message_text = native.complete_and_start_action(handle, state_handle)
                 if not message_text:
                     break
-        except EngineError:
-            raise
         except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
+            with contextlib.suppress(Exception):  # as the host does: release the action in flight
+                native.abandon_action(handle, state_handle)
+            if isinstance(exc, EngineError):
+                raise
             raise EngineError(f"durable-rules failed while running actions: {exc}") from exc
         if ctx.errors:
             raise EngineError("a rule action failed: " + "; ".join(ctx.errors))

@@ -13,10 +13,10 @@ import datetime
 import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from cmcadvisor.conditions import Firing, literals
+from cmcadvisor.conditions import Firing
 from cmcadvisor.facts import FactSet, Item, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
 from cmcadvisor.models.knowledge import Citation
@@ -169,21 +169,32 @@ class _Static:
     undetermined_due: DueRef
 
 
-_STATICS: dict[tuple[str, str], dict[str, _Static]] = {}
+@dataclass(frozen=True)
+class _PackFindings:
+    """What findings reuse from program to program, for one rule pack and knowledge base."""
+
+    statics: dict[str, _Static]  # per finding rule
+    # An undetermined rule's finding depends only on the rule and its missing facts, which repeat
+    # from program to program: validated ones are kept (a bounded number), numbered F-0000.
+    undetermined: dict[tuple[str, frozenset[str]], FindingResult] = field(default_factory=dict)
+
+
+_PACKS: dict[tuple[str, str], _PackFindings] = {}
 _NO_DUE = DueRef()
+_UNDETERMINED_KEPT = 2048  # a few MB at most: memory never grows with the number of programs
 
 
-def _statics(pack: RulePack, kb: KnowledgeBase) -> dict[str, _Static]:
-    """Per finding rule of the pack, its program-independent parts (built once per pack)."""
+def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
+    """The reusable parts of findings for a pack and knowledge base (built once per pair)."""
     key = (pack.sha256, kb.sha256)
-    found = _STATICS.get(key)
+    found = _PACKS.get(key)
     if found is None:
-        found = {}
+        statics = {}
         for rule in pack.active:
             spec = rule.spec
             if spec.kind not in FINDING_KINDS:
                 continue
-            found[spec.id] = _Static(
+            statics[spec.id] = _Static(
                 topics=list(spec.topics),
                 citations=cite(kb, spec.citations),
                 due=DueRef(stage=spec.then.due.stage) if spec.then.due else _NO_DUE,
@@ -192,24 +203,17 @@ def _statics(pack: RulePack, kb: KnowledgeBase) -> dict[str, _Static]:
                 undetermined_title=f"Not yet decidable: {spec.title}",
                 undetermined_due=_NO_DUE,
             )
-        if len(_STATICS) >= 8:  # a few packs per process at most; never grows with programs
-            _STATICS.clear()
-        _STATICS[key] = found
+        if len(_PACKS) >= 8:  # a few packs per process at most
+            _PACKS.clear()
+        found = _PACKS[key] = _PackFindings(statics)
     return found
 
 
-_UNDETERMINED: dict[tuple[str, str, str, frozenset[str]], FindingResult] = {}
-
-
-def _undetermined(pack: RulePack, kb: KnowledgeBase, rule: LoadedRule, static: _Static, missing: frozenset[str]) -> FindingResult:
-    """The finding of an undetermined rule, numbered ``F-0000`` (the caller renumbers a copy).
-
-    It depends only on the rule and its missing facts, which repeat from program to program, so
-    validated findings are kept (a bounded number) and reused.
-    """
-    key = (pack.sha256, kb.sha256, rule.id, missing)
-    found = _UNDETERMINED.get(key)
+def _undetermined(plan: _PackFindings, rule: LoadedRule, missing: frozenset[str]) -> FindingResult:
+    """The finding of an undetermined rule, numbered ``F-0000`` (the caller renumbers a copy)."""
+    found = plan.undetermined.get((rule.id, missing))
     if found is None:
+        static = plan.statics[rule.id]
         names = sorted(missing)
         found = findings_from_dicts(
             [
@@ -233,9 +237,9 @@ def _undetermined(pack: RulePack, kb: KnowledgeBase, rule: LoadedRule, static: _
                 }
             ]
         )[0]
-        if len(_UNDETERMINED) >= 4096:  # bounded: memory never grows with the number of programs
-            _UNDETERMINED.clear()
-        _UNDETERMINED[key] = found
+        if len(plan.undetermined) >= _UNDETERMINED_KEPT:
+            plan.undetermined.clear()
+        plan.undetermined[(rule.id, missing)] = found
     return found
 
 
@@ -250,7 +254,8 @@ def build_findings(
 ) -> tuple[list[FindingResult], list[str], list[str]]:
     """Findings for every firing of a finding rule and every undetermined rule; waivers applied."""
     waivers = _waiver_index(program, pack, as_of) if program.waivers else {}
-    statics = _statics(pack, kb)
+    plan = _pack_findings(pack, kb)
+    statics = plan.statics
     used: set[str] = set()
     drafts: list[tuple[tuple[object, ...], dict[str, Any] | FindingResult]] = []
     for firing in sorted(set(firings), key=lambda f: (f.rule, -1 if f.item is None else f.item)):
@@ -302,7 +307,7 @@ def build_findings(
         verdict = verdicts.get(rule.id)
         if verdict is None or verdict.truth != Truth.UNKNOWN or rule.id not in statics:
             continue
-        drafts.append(((undetermined_rank, rule.id, -1), _undetermined(pack, kb, rule, statics[rule.id], verdict.missing)))
+        drafts.append(((undetermined_rank, rule.id, -1), _undetermined(plan, rule, verdict.missing)))
     drafts.sort(key=lambda d: d[0])
     bodies: list[dict[str, Any]] = []
     for n, (_, draft) in enumerate(drafts, 1):
@@ -388,31 +393,6 @@ def build_pathways(
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
-_TARGETS: dict[str, tuple[tuple[str, str, bool], ...]] = {}
-
-
-def _targets(pack: RulePack) -> tuple[tuple[str, str, bool], ...]:
-    """Per active rule: its id, what settling it unlocks, and whether it tests derived facts.
-
-    Settling a pathway rule unlocks its pathway; any other rule unlocks itself.
-    """
-    found = _TARGETS.get(pack.sha256)
-    if found is None:
-        found = tuple(
-            (
-                rule.id,
-                rule.spec.then.pathway.id if rule.spec.then.pathway else rule.id,
-                bool(rule.compiled.shape.derived)
-                or any(lit.derived for lit in (literals(rule.compiled.shape.body) if rule.compiled.shape.body else ())),
-            )
-            for rule in pack.active
-        )
-        if len(_TARGETS) >= 8:
-            _TARGETS.clear()
-        _TARGETS[pack.sha256] = found
-    return found
-
-
 def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdict]) -> list[Question]:
     """Missing facts, most valuable first: each names the results it would help settle."""
     derivers = pack.derivers
@@ -430,7 +410,7 @@ def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdi
         return out
 
     unlocks: dict[str, set[str]] = {}
-    for rule_id, target, chained in _targets(pack):
+    for rule_id, target, chained in pack.settles:
         verdict = verdicts.get(rule_id)
         if verdict is None or verdict.truth != Truth.UNKNOWN:
             continue

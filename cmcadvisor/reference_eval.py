@@ -219,50 +219,40 @@ def _compile_flat_and(children: Sequence[Lit]) -> tuple[TruthFn, MissFn]:
 
 
 def _compile_literal(node: Lit) -> tuple[TruthFn, MissFn]:
-    fact, field_name, op, collection, value = node.fact, node.item_field, node.op, node.collection, node.value
-    literal: TruthFn
-    if field_name is not None:
+    """A literal on a program fact, or on a field of the item under evaluation."""
+    return _compile_item_literal(node) if node.item_field is not None else _compile_fact_literal(node)
 
-        def item_missing(d: object, it: Item | None, index: int | None, out: set[str]) -> None:
-            out.add(f"{collection}[{index}].{field_name}" if it is not None else collection or fact)
 
-        if op in ("exists", "missing"):
-            absent, present = (0, 2) if op == "exists" else (2, 0)
-            return (lambda d, it: absent if it is None or it.get(field_name) is None else present), _no_missing
-        item_test = _tester(node)
+def _compile_fact_literal(node: Lit) -> tuple[TruthFn, MissFn]:
+    fact = node.fact
+    if node.op in ("exists", "missing"):
+        absent, present = (0, 2) if node.op == "exists" else (2, 0)
+        return (lambda d, it: absent if d.get(fact) is None else present), _no_missing
+    test = _tester(node)
 
-        def literal(d: Facts, it: Item | None) -> int:
-            v = it.get(field_name) if it is not None else None
-            return 1 if v is None else item_test(v)
-
-        return literal, item_missing
+    def literal(d: Facts, it: Item | None) -> int:
+        v = d.get(fact)
+        return 1 if v is None else test(v)
 
     def missing(d: object, it: object, index: object, out: set[str]) -> None:
         out.add(fact)
 
-    if op in ("exists", "missing"):
-        absent, present = (0, 2) if op == "exists" else (2, 0)
-        return (lambda d, it: absent if d.get(fact) is None else present), _no_missing
-    # The commonest tests are written out in full: they run millions of times in a portfolio.
-    if op == "eq" and not isinstance(value, tuple):
+    return literal, missing
 
-        def literal(d: Facts, it: Item | None) -> int:
-            v = d.get(fact)
-            return 1 if v is None else 2 if v == value else 0
 
-    elif op == "in":
-        allowed = frozenset(value if isinstance(value, tuple) else (value,))
+def _compile_item_literal(node: Lit) -> tuple[TruthFn, MissFn]:
+    fact, field_name, collection = node.fact, node.item_field, node.collection
+    if node.op in ("exists", "missing"):
+        absent, present = (0, 2) if node.op == "exists" else (2, 0)
+        return (lambda d, it: absent if it is None or it.get(field_name) is None else present), _no_missing
+    test = _tester(node)
 
-        def literal(d: Facts, it: Item | None) -> int:
-            v = d.get(fact)
-            return 1 if v is None else 2 if v in allowed else 0
+    def literal(d: Facts, it: Item | None) -> int:
+        v = it.get(field_name) if it is not None else None  # type: ignore[arg-type]
+        return 1 if v is None else test(v)
 
-    else:
-        test = _tester(node)
-
-        def literal(d: Facts, it: Item | None) -> int:
-            v = d.get(fact)
-            return 1 if v is None else test(v)
+    def missing(d: object, it: Item | None, index: int | None, out: set[str]) -> None:
+        out.add(f"{collection}[{index}].{field_name}" if it is not None else collection or fact)
 
     return literal, missing
 

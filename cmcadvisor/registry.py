@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cmcadvisor import __version__, cache
-from cmcadvisor.conditions import CompiledRule, shape_of
+from cmcadvisor.conditions import CompiledRule, literals, shape_of
 from cmcadvisor.errors import ErrorItem, RuleFileError, UserInputError
 from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
 from cmcadvisor.models.rule import RuleSpec
@@ -73,6 +73,23 @@ class RulePack:
             for name in rule.compiled.derives:
                 found.setdefault(name, []).append(rule.id)
         return {key: tuple(value) for key, value in found.items()}
+
+    @functools.cached_property
+    def settles(self) -> tuple[tuple[str, str, bool], ...]:
+        """Per active rule: its id, what settling it decides, and whether it tests derived facts.
+
+        Settling a pathway rule decides its pathway; any other rule decides itself. Only a rule
+        that tests derived facts can be kept open by a derived fact.
+        """
+        return tuple(
+            (
+                rule.id,
+                rule.spec.then.pathway.id if rule.spec.then.pathway else rule.id,
+                bool(rule.compiled.shape.derived)
+                or any(lit.derived for lit in (literals(rule.compiled.shape.body) if rule.compiled.shape.body else ())),
+            )
+            for rule in self.active
+        )
 
     def compiled_active(self) -> tuple[CompiledRule, ...]:
         """The compiled active rules, in id order."""

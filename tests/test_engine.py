@@ -194,3 +194,27 @@ def test_specialised_literal_tests_match_the_definition() -> None:
             expected_both = FALSE if absent == Truth.FALSE else Verdict(Truth.UNKNOWN, missing)
             assert evaluate_node(And((lit, Lit("product.y", "eq", 1))), FactSet()) == expected_both
             assert evaluate_node(item_lit, FactSet(), {}, 0).truth == absent
+
+
+def test_native_core_failures_are_surfaced_and_the_engine_recovers() -> None:
+    """A failure inside the native core mid-action is an EngineError; the next evaluation is whole."""
+    engine = DurableEngine()
+    rules = _synthetic_rules(3)
+    facts = derive_facts(random_program(1), AS_OF)
+    facts.scalars["clinical.stage_index"] = 2
+    facts.scalars["product.vector"] = "aav"
+    expected = {f.rule for f in engine.run(rules, facts).firings}
+    native = engine._native
+
+    class Failing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(native, name)
+
+        def update_state(self, *args: Any) -> None:
+            raise Exception("error 301")  # the core raises bare Exceptions
+
+    engine._native = Failing()
+    with pytest.raises(EngineError, match="error 301"):
+        engine.run(rules, facts)
+    engine._native = native
+    assert {f.rule for f in engine.run(rules, facts).firings} == expected == {r.id for r in rules}

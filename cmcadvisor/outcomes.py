@@ -176,7 +176,7 @@ class _PackFindings:
     statics: dict[str, _Static]  # per finding rule
     # An undetermined rule's finding depends only on the rule and its missing facts, which repeat
     # from program to program: validated ones are kept (a bounded number), numbered F-0000.
-    undetermined: dict[tuple[str, frozenset[str]], FindingResult] = field(default_factory=dict)
+    undetermined: dict[tuple[str, frozenset[str]], dict[str, Any]] = field(default_factory=dict)
 
 
 _PACKS: dict[tuple[str, str], _PackFindings] = {}
@@ -209,34 +209,29 @@ def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
     return found
 
 
-def _undetermined(plan: _PackFindings, rule: LoadedRule, missing: frozenset[str]) -> FindingResult:
-    """The finding of an undetermined rule, numbered ``F-0000`` (the caller renumbers a copy)."""
+def _undetermined(plan: _PackFindings, rule: LoadedRule, missing: frozenset[str]) -> dict[str, Any]:
+    """The finding of an undetermined rule, unnumbered (shared: the caller copies it)."""
     found = plan.undetermined.get((rule.id, missing))
     if found is None:
         static = plan.statics[rule.id]
         names = sorted(missing)
-        found = findings_from_dicts(
-            [
-                {
-                    "id": "F-0000",
-                    "rule": rule.id,
-                    "kind": "undetermined",
-                    "severity": "info",
-                    "title": static.undetermined_title,
-                    "detail": "This rule could not be evaluated because these facts are missing: "
-                    + ", ".join(names)
-                    + ". Answer the questions below to settle it.",
-                    "topics": static.topics,
-                    "due": static.undetermined_due,
-                    "status": "open",
-                    "citations": static.citations,
-                    "facts": {},
-                    "confidence": rule.spec.confidence,
-                    "unsettled": rule.spec.unsettled,
-                    "missing_facts": names,
-                }
-            ]
-        )[0]
+        found = {
+            "rule": rule.id,
+            "kind": "undetermined",
+            "severity": "info",
+            "title": static.undetermined_title,
+            "detail": "This rule could not be evaluated because these facts are missing: "
+            + ", ".join(names)
+            + ". Answer the questions below to settle it.",
+            "topics": static.topics,
+            "due": static.undetermined_due,
+            "status": "open",
+            "citations": static.citations,
+            "facts": {},
+            "confidence": rule.spec.confidence,
+            "unsettled": rule.spec.unsettled,
+            "missing_facts": names,
+        }
         if len(plan.undetermined) >= _UNDETERMINED_KEPT:
             plan.undetermined.clear()
         plan.undetermined[(rule.id, missing)] = found
@@ -257,7 +252,7 @@ def build_findings(
     plan = _pack_findings(pack, kb)
     statics = plan.statics
     used: set[str] = set()
-    drafts: list[tuple[tuple[object, ...], dict[str, Any] | FindingResult]] = []
+    drafts: list[tuple[tuple[object, ...], dict[str, Any]]] = []
     for firing in sorted(set(firings), key=lambda f: (f.rule, -1 if f.item is None else f.item)):
         static = statics.get(firing.rule)
         if static is None:
@@ -309,16 +304,7 @@ def build_findings(
             continue
         drafts.append(((undetermined_rank, rule.id, -1), _undetermined(plan, rule, verdict.missing)))
     drafts.sort(key=lambda d: d[0])
-    bodies: list[dict[str, Any]] = []
-    for n, (_, draft) in enumerate(drafts, 1):
-        if isinstance(draft, dict):
-            draft["id"] = f"F-{n:04d}"
-            bodies.append(draft)
-    validated = iter(findings_from_dicts(bodies))  # one validation call for all fired findings
-    findings = [
-        next(validated) if isinstance(draft, dict) else draft.model_copy(update={"id": f"F-{n:04d}"})
-        for n, (_, draft) in enumerate(drafts, 1)
-    ]
+    findings = findings_from_dicts([{**body, "id": f"F-{n:04d}"} for n, (_, body) in enumerate(drafts, 1)])
     waived = sorted(f.rule for f in findings if f.status == "waived")
     unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
     return findings, waived, unused

@@ -78,24 +78,21 @@ def _lint_literal(lit: Lit, vocab: dict[str, FactInfo]) -> list[str]:
         return [f"unknown fact {lit.fact}"]
     if info.type == "collection":
         return [f"{lit.fact} is a collection; test its items with {lit.fact}[].<field>"]
-    op, value = lit.op, lit.value
+    op, value = lit.op, lit.value  # the value's shape per operator is checked when the rule loads
     if op in UNARY_OPS:
-        return [] if value is None else [f"{op} takes no value"]
+        return []
     if info.type == "list":
         if op not in ("contains", "not_contains"):
             return [f"{lit.fact} is a list; use contains or not_contains"]
     elif op in ("contains", "not_contains"):
         return [f"{op} needs a list fact; {lit.fact} is {info.type}"]
     if op in LIST_OPS:
-        if not isinstance(value, tuple) or not value:
-            return [f"{op} needs a non-empty list value"]
+        values = value if isinstance(value, tuple) else (value,)
         return [
             f"value {v!r} does not fit {lit.fact} ({info.type}{': ' + ', '.join(info.allowed) if info.allowed else ''})"
-            for v in value
+            for v in values
             if not _value_fits(info, v)
         ]
-    if isinstance(value, tuple) or value is None:
-        return [f"{op} needs one value"]
     if op in ORDER_OPS and info.type in ("bool", "enum", "str"):
         return [f"{op} cannot order {info.type} fact {lit.fact}"]
     if not _value_fits(info, value):

@@ -143,3 +143,26 @@ def test_rule_files_never_crash(seed: int) -> None:
     facts = derive_facts(random_program(seed), AS_OF)
     for name in ("durable", "python"):
         get_engine(name).run((rule.compiled,), facts)
+
+
+def test_operator_value_shapes_are_refused_when_the_rule_loads(tmp_path: Path) -> None:
+    """Found by the fuzzer: ``lt`` with a list loaded, then durable-rules refused the ruleset (error 102)."""
+    cases = [
+        ("lt", [1, 2], "needs one value"),
+        ("eq", None, "needs one value"),
+        ("in", 3, "non-empty list"),
+        ("in", [], "non-empty list"),
+    ]
+    cases.append(("exists", 1, "takes no value"))
+    for op, value, message in cases:
+        data = json.loads(json.dumps(RULE))
+        data["when"] = {"all": [{"fact": "manufacturing.stability_months", "op": op, "value": value}]}
+        path = tmp_path / "FZZ-AA-001.yaml"
+        path.write_text(yaml.safe_dump(data))
+        try:
+            load_rule_file(path, str(path))
+        except RuleFileError as exc:
+            text = "\n".join(item.format() for item in exc.items)
+            assert message in text and str(path) in text and ":" in text, text
+        else:
+            raise AssertionError(f"{op} {value!r} loaded")

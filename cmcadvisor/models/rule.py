@@ -22,6 +22,7 @@ from pydantic import (
     StrictStr,
     Tag,
     field_validator,
+    model_validator,
 )
 
 from cmcadvisor.models.program import Stage
@@ -145,6 +146,23 @@ class Leaf(_Model):
     def _dates_as_text(cls, value: object) -> object:
         """Dates become ISO text, the form facts carry (YAML gives dates, JSON gives text)."""
         return _iso(value)
+
+    @model_validator(mode="after")
+    def _value_fits_operator(self) -> Leaf:
+        """``exists``/``missing`` take no value, ``in``/``not_in`` a non-empty list, the rest one value.
+
+        Whether the value fits the fact's type is checked by ``rules lint``, which knows the
+        vocabulary; this is the shape every engine relies on.
+        """
+        if self.op in UNARY_OPS:
+            if self.value is not None:
+                raise ValueError(f"{self.op} takes no value")
+        elif self.op in LIST_OPS:
+            if not isinstance(self.value, list) or not self.value:
+                raise ValueError(f"{self.op} needs a non-empty list of values")
+        elif self.value is None or isinstance(self.value, list):
+            raise ValueError(f"{self.op} needs one value, not {'a list' if self.value is not None else 'none'}")
+        return self
 
 
 class AllOf(_Model):

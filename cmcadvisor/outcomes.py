@@ -166,7 +166,6 @@ class _Static:
     requires: list[str]
     before: list[str]
     undetermined_title: str
-    undetermined_due: DueRef
 
 
 @dataclass(frozen=True)
@@ -201,7 +200,6 @@ def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
                 requires=list(spec.then.requires),
                 before=list(spec.then.before),
                 undetermined_title=f"Not yet decidable: {spec.title}",
-                undetermined_due=_NO_DUE,
             )
         if len(_PACKS) >= 8:  # a few packs per process at most
             _PACKS.clear()
@@ -224,7 +222,7 @@ def _undetermined(plan: _PackFindings, rule: LoadedRule, missing: frozenset[str]
             + ", ".join(names)
             + ". Answer the questions below to settle it.",
             "topics": static.topics,
-            "due": static.undetermined_due,
+            "due": _NO_DUE,
             "status": "open",
             "citations": static.citations,
             "facts": {},

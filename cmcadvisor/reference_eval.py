@@ -279,21 +279,6 @@ def evaluate_node(node: Node, facts: FactSet, item: Item | None = None, item_ind
     return Verdict(Truth.UNKNOWN, frozenset(out))
 
 
-def rule_verdict(
-    rule: CompiledRule,
-    facts: FactSet,
-    derived_true: Collection[str],
-    derived_unknown: Collection[str] = (),
-) -> Verdict:
-    """The rule's three-valued verdict, with the missing facts that keep it unknown.
-
-    A collection rule is true when it is true for some item, and unknown (for want of an item)
-    when its condition holds whatever the items but the program gives none. ``derived_true`` /
-    ``derived_unknown`` are tested with ``in``: pass sets when calling in a loop.
-    """
-    return _verdict(rule, flat_facts(facts), facts.collections, derived_true, derived_unknown)
-
-
 def _verdict(
     rule: CompiledRule,
     d: Facts,
@@ -346,11 +331,6 @@ def _verdict(
     return TRUE if truth == 2 else Verdict(Truth.UNKNOWN, frozenset(out))
 
 
-def rule_hits(rule: CompiledRule, facts: FactSet, derived_true: Collection[str]) -> list[int | None]:
-    """What the rule fires for: ``[None]`` for the program, item indexes, or ``[]`` (not true)."""
-    return _hits(rule, flat_facts(facts), facts.collections, derived_true)
-
-
 def _hits(
     rule: CompiledRule, d: Facts, collections: Mapping[str, tuple[Item, ...]], derived_true: Collection[str]
 ) -> list[int | None]:
@@ -376,9 +356,15 @@ def evaluate_rule(
     derived_true: Collection[str],
     derived_unknown: Collection[str] = (),
 ) -> tuple[Verdict, list[int | None]]:
-    """The rule's verdict and the items it fires for (``[None]`` for a program-level firing)."""
-    verdict = rule_verdict(rule, facts, derived_true, derived_unknown)
-    return verdict, rule_hits(rule, facts, derived_true) if verdict.truth == Truth.TRUE else []
+    """The rule's three-valued verdict and the items it fires for (``[None]``: the program).
+
+    A collection rule is true when it is true for some item, and unknown (for want of an item)
+    when its condition holds whatever the items but the program gives none. ``derived_true`` /
+    ``derived_unknown`` are tested with ``in``: pass sets when calling in a loop.
+    """
+    d, collections = flat_facts(facts), facts.collections
+    verdict = _verdict(rule, d, collections, derived_true, derived_unknown)
+    return verdict, _hits(rule, d, collections, derived_true) if verdict.truth == Truth.TRUE else []
 
 
 def run_fixpoint(rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[str] = ()) -> tuple[list[Firing], list[str]]:

@@ -15,6 +15,7 @@ import json
 from typing import Literal, assert_never
 
 from cmcadvisor.meetings import Brief
+from cmcadvisor.models.result import MeetingQuestion
 from cmcadvisor.render.office import stable_zip
 
 BriefFormat = Literal["markdown", "docx", "html", "json"]
@@ -126,51 +127,45 @@ def brief_docx(brief: Brief) -> bytes:
     doc.add_heading("Assumptions", level=1)
     bullets(m.assumptions)
 
-    doc.add_heading("Part 1: Meeting request", level=1)
-    for item in brief.request:
-        doc.add_heading(f"{item.number}. {item.title}", level=2)
-        if item.id == "questions":
-            for group in brief.question_groups:
-                doc.add_heading(group.label, level=3)
-                for q in group.questions:
-                    question_line(
-                        q.number, q.text, f" (Rules: {', '.join(q.rules)}; CTD {q.ctd_section or 'no Module 3 section'})"
-                    )
-            if not brief.question_groups:
-                doc.add_paragraph("No questions could be drawn from the open findings. [Add the sponsor's questions.]")
-        else:
-            bullets(item.lines)
-        if item.note:
-            doc.add_paragraph(f"Note: {item.note}")
+    def request_question(q: MeetingQuestion) -> None:
+        question_line(q.number, q.text, f" (Rules: {', '.join(q.rules)}; CTD {q.ctd_section or 'no Module 3 section'})")
 
-    doc.add_heading("Part 2: Briefing package outline", level=1)
-    for item in brief.package:
-        doc.add_heading(f"{item.number}. {item.title}", level=2)
-        if item.id == "questions":
-            for group in brief.question_groups:
-                doc.add_heading(group.label, level=3)
-                for q in group.questions:
-                    doc.add_heading(f"Question {q.number}", level=4)
-                    question_line(q.number, q.text)
-                    traced = f"rule {', '.join(q.rules)}" + (f", finding {q.finding}" if q.finding else "")
-                    traced += f" ({q.severity})" if q.severity else ""
-                    for label, text in (
-                        ("Context", q.context),
-                        ("Facts behind it", _facts_text(dict(q.facts))),
-                        ("CTD Module 3", q.ctd_section or "no Module 3 section"),
-                        ("Traced to", traced),
-                        ("Sources", ", ".join(q.citations) or "none"),
-                        ("Sponsor's position", q.sponsor_position),
-                    ):
-                        para = doc.add_paragraph(style="List Bullet")
-                        para.add_run(f"{label}: ").bold = True
-                        para.add_run(text)
-            if not brief.question_groups:
-                doc.add_paragraph("No questions could be drawn from the open findings. [Add the sponsor's questions.]")
-        else:
-            bullets(item.lines)
-        if item.note:
-            doc.add_paragraph(f"Note: {item.note}")
+    def package_question(q: MeetingQuestion) -> None:
+        doc.add_heading(f"Question {q.number}", level=4)
+        question_line(q.number, q.text)
+        traced = f"rule {', '.join(q.rules)}" + (f", finding {q.finding}" if q.finding else "")
+        traced += f" ({q.severity})" if q.severity else ""
+        for label, text in (
+            ("Context", q.context),
+            ("Facts behind it", _facts_text(dict(q.facts))),
+            ("CTD Module 3", q.ctd_section or "no Module 3 section"),
+            ("Traced to", traced),
+            ("Sources", ", ".join(q.citations) or "none"),
+            ("Sponsor's position", q.sponsor_position),
+        ):
+            para = doc.add_paragraph(style="List Bullet")
+            para.add_run(f"{label}: ").bold = True
+            para.add_run(text)
+
+    # The request and the package list the same outline items; only their questions read differently.
+    for heading, items, write_question in (
+        ("Part 1: Meeting request", brief.request, request_question),
+        ("Part 2: Briefing package outline", brief.package, package_question),
+    ):
+        doc.add_heading(heading, level=1)
+        for item in items:
+            doc.add_heading(f"{item.number}. {item.title}", level=2)
+            if item.id == "questions":
+                for group in brief.question_groups:
+                    doc.add_heading(group.label, level=3)
+                    for q in group.questions:
+                        write_question(q)
+                if not brief.question_groups:
+                    doc.add_paragraph("No questions could be drawn from the open findings. [Add the sponsor's questions.]")
+            else:
+                bullets(item.lines)
+            if item.note:
+                doc.add_paragraph(f"Note: {item.note}")
 
     doc.add_heading("Sources", level=1)
     for c in brief.sources:

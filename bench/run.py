@@ -243,13 +243,13 @@ def engines_and_overhead(k: int, seed: int) -> None:
     for i, fs in enumerate(facts):
         sid, base = f"raw{i}", engine.program_fact(fs)
         init = json.dumps({"sid": sid, "t": "init"})
-        program = json.dumps({**base, "sid": sid, "t": "program"}, ensure_ascii=False)
+        program = pack.codec.dump({**base, "sid": sid, "t": "program"})  # numbers as the adapter writes them
         seq = [(pack.handles[rs], init) for rs in pack.rulesets]  # the sentinel first, everywhere
         seq += [(pack.handles[rs], program) for rs in pack.rulesets]
         for coll, targets in pack.row_rulesets.items():
             for idx, item in enumerate(fs.collections.get(coll, ())):
                 row = {**base, **{f"item__{k}": v for k, v in item.items()}, "sid": sid, "t": "row", "coll": coll, "idx": idx}
-                text = json.dumps(row, ensure_ascii=False)
+                text = pack.codec.dump(row)
                 seq += [(pack.handles[rs], text) for rs in targets]
         prepared.append((fs, sid, seq))
     adapter_ms, raw_ms, translate_ms, lookup_ms, raw_mismatch = [], [], [], [], 0
@@ -281,7 +281,7 @@ def engines_and_overhead(k: int, seed: int) -> None:
             durable._ctx = None
             raw_mismatch += {(f.rule, f.item) for f in ctx.firings} != {(f.rule, f.item) for f in durable.run(rules, fs).firings}
         start = time.perf_counter()
-        json.dumps({**engine.program_fact(fs), "sid": sid, "t": "program"}, ensure_ascii=False)
+        pack.codec.dump({**engine.program_fact(fs), "sid": sid, "t": "program"})
         translate_ms.append(ms_since(start))
         start = time.perf_counter()
         durable._compile(rules)  # the per-call pack lookup (hashes tuple(rules)); a cache hit here

@@ -12,18 +12,19 @@ import datetime
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cmcadvisor import __version__
 from cmcadvisor.engine import Engine, get_engine
-from cmcadvisor.errors import ErrorItem, ProgramFileError
+from cmcadvisor.errors import ProgramFileError, UsageError
 from cmcadvisor.facts import derive_facts
 from cmcadvisor.knowledge import KnowledgeBase, load_knowledge
 from cmcadvisor.loader import Document
 from cmcadvisor.makeorbuy import build_make_or_buy
 from cmcadvisor.meetings import MeetingKnowledge, load_meeting_types, recommend_meetings
-from cmcadvisor.models.program import ProgramFile
+from cmcadvisor.models.program import DATE_MAX, DATE_MIN, ProgramFile
 from cmcadvisor.models.result import (
     AssessmentResult,
     Audit,
@@ -32,13 +33,14 @@ from cmcadvisor.models.result import (
     ToolInfo,
 )
 from cmcadvisor.models.rule import SEVERITY_RANK
-from cmcadvisor.outcomes import build_outcomes, fill_message, matched_facts
+from cmcadvisor.outcomes import build_outcomes, matched_facts, rule_message
+from cmcadvisor.pathway_steps import date_next_steps
 from cmcadvisor.reference_eval import Truth, classify
 from cmcadvisor.registry import RulePack, load_rulepack
 from cmcadvisor.risks import RiskCategories, build_risks, load_risk_categories
 from cmcadvisor.rulelint import check_references
 from cmcadvisor.timeline import build_timeline
-from cmcadvisor.validation import read_program
+from cmcadvisor.validation import program_problems, read_program
 
 
 @dataclass(frozen=True)
@@ -81,20 +83,29 @@ def canonical_sha256(program: ProgramFile) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def rule_lookup(pack: RulePack) -> Callable[[str], str | None]:
+    """Rule id or alias -> the rule's id (None when the pack has no such rule), for validation."""
+
+    def lookup(rule_id: str) -> str | None:
+        rule = pack.resolve(rule_id)
+        return None if rule is None else rule.id
+
+    return lookup
+
+
 def check_waivers(program: ProgramFile, pack: RulePack, doc: Document | None) -> None:
-    """Refuse waivers of rules that do not exist, and waivers approved after they expire."""
-    problems: list[ErrorItem] = []
-    source = doc.source if doc else "program"
-    for index, waiver in enumerate(program.waivers or []):
-        loc: tuple[str | int, ...] = ("waivers", index, "rule")
-        line = doc.line_of(loc) if doc else None
-        if pack.resolve(waiver.rule) is None:
-            problems.append(ErrorItem(source, line, f"waivers[{index}].rule", f"no rule {waiver.rule} to waive"))
-        if waiver.expires < waiver.approved_on:
-            line = doc.line_of(("waivers", index, "expires")) if doc else None
-            problems.append(ErrorItem(source, line, f"waivers[{index}].expires", "expires before it was approved"))
+    """Refuse a program that fails the checks across fields (waivers of unknown rules, expired before approved).
+
+    The same checks :func:`read_validated` makes; repeated here for programs built in code.
+    """
+    problems = program_problems(program, doc, rule_lookup(pack))
     if problems:
         raise ProgramFileError(problems)
+
+
+def read_validated(path: Path, options: Options, context: Context) -> tuple[ProgramFile, Document]:
+    """The one validation of a program file, for every command: parse, apply --set, model and cross-field checks."""
+    return read_program(path, overrides=options.overrides, rules=rule_lookup(context.pack))
 
 
 def resolve_as_of(program: ProgramFile, options: Options) -> datetime.date:
@@ -102,6 +113,8 @@ def resolve_as_of(program: ProgramFile, options: Options) -> datetime.date:
     as_of = options.as_of or program.program.as_of or options.today
     if as_of is None:
         raise ValueError("no as_of date: pass Options.as_of or Options.today")
+    if not DATE_MIN <= as_of <= DATE_MAX:
+        raise UsageError.single("--as-of", f"{as_of} is outside the dates the tool can plan with ({DATE_MIN} to {DATE_MAX})")
     return as_of
 
 
@@ -141,7 +154,7 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         rules_sha256=pack.sha256,
         knowledge_sha256=kb.sha256,
         tool_version=__version__,
-        engine=context.engine.name,
+        engine=run.engine or context.engine.name,  # auto names the fallback engine and why
         fired=fired,  # dicts: pydantic builds the records
         not_fired=sorted(not_fired),
         undetermined=sorted(undetermined),
@@ -182,21 +195,23 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
             facts,
             fired_ids,
             verdicts,
-            lambda rule, given: fill_message(rule.spec.then.message, given, None),
+            lambda rule, given: rule_message(rule, given, None, vocab=kb.display),
         ),
         timeline=timeline,
         meetings=[],
-        risks=build_risks(outcomes.findings, context.risk_categories),
+        risks=build_risks(outcomes.findings, context.risk_categories, facts, outcomes.excluded_citations),
         questions=outcomes.questions,
         audit=audit,
     )
-    return result.model_copy(update={"meetings": recommend_meetings(result, program, context.meeting_types)})
+    meetings = recommend_meetings(result, program, context.meeting_types)
+    pathways = date_next_steps(result.pathways, program, kb, meetings, as_of)
+    return result.model_copy(update={"meetings": meetings, "pathways": pathways})
 
 
 def assess_file(path: Path, options: Options = Options(), context: Context | None = None) -> AssessmentResult:
     """Read, validate and assess one program file."""
-    program, doc = read_program(path, overrides=options.overrides)
     ctx = context or load_context(options)
+    program, doc = read_validated(path, options, ctx)
     return assess(program, ctx, options, doc)
 
 

@@ -145,11 +145,42 @@ def load_record(path: Path) -> dict[str, Any]:
     raw = read_bytes(path)
     try:
         record = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserInputError.single(str(path), f"not a JSON audit record: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UserInputError.single(
+            str(path), f"not a JSON audit record: {exc.msg} at column {exc.colno}", line=exc.lineno
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise UserInputError.single(str(path), f"not a JSON audit record: not UTF-8 (byte {exc.start})", line=1) from None
     if not isinstance(record, dict) or record.get("record_schema") != RECORD_SCHEMA or "record_sha256" not in record:
-        raise UserInputError.single(str(path), "not a cmcadvisor audit record (record_schema 1)")
+        raise UserInputError.single(str(path), "not a cmcadvisor audit record (record_schema 1)", line=1)
+    program = record.get("program")
+    missing = [
+        name
+        for name, ok in (
+            ("program.path", isinstance(program, dict) and isinstance(program.get("path"), str)),
+            ("program.sha256", isinstance(program, dict) and isinstance(program.get("sha256"), str)),
+            ("as_of", isinstance(record.get("as_of"), str) and _is_date(record["as_of"])),
+            ("rules_sha256", isinstance(record.get("rules_sha256"), str)),
+            ("knowledge_sha256", isinstance(record.get("knowledge_sha256"), str)),
+            ("options", isinstance(record.get("options", {}), dict)),
+            (
+                "firings",
+                isinstance(record.get("firings", []), list) and all(isinstance(f, dict) for f in record.get("firings", [])),
+            ),
+        )
+        if not ok
+    ]
+    if missing:
+        raise UserInputError.single(str(path), f"damaged audit record: {', '.join(missing)} missing or malformed", line=1)
     return record
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _options_from(record: dict[str, Any]) -> api.Options:

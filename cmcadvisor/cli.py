@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ import click
 from cmcadvisor import __version__, api
 from cmcadvisor.errors import CmcAdvisorError, EngineError, UserInputError
 from cmcadvisor.models.rule import SEVERITY_RANK
-from cmcadvisor.writer import write_atomic
+from cmcadvisor.writer import generated_changes, write_atomic, write_generated
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -29,10 +31,15 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 def _parse_date(_: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
     if value is None:
         return None
+    from cmcadvisor.models.program import DATE_MAX, DATE_MIN
+
     try:
-        return datetime.date.fromisoformat(value)
+        day = datetime.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param=param) from None
+    if not DATE_MIN <= day <= DATE_MAX:  # the range the program file allows (docs/input-bounds.md)
+        raise click.BadParameter(f"{value} is outside the dates the tool can plan with ({DATE_MIN} to {DATE_MAX})", param=param)
+    return day
 
 
 @contextlib.contextmanager
@@ -71,16 +78,43 @@ def _options(ctx: click.Context, as_of: datetime.date | None = None, overrides: 
     )
 
 
+PIPED_WIDTH = 100  # table width when stdout is not a terminal and COLUMNS is not set
+MIN_WIDTH, MAX_WIDTH = 40, 400
+
+
+def table_width(output: Path | None = None) -> int:
+    """The width for terminal tables: ``COLUMNS`` when set, else the terminal's, else 100 (piped or a file)."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return max(MIN_WIDTH, min(MAX_WIDTH, int(columns)))
+    if output is None and sys.stdout.isatty():
+        return max(MIN_WIDTH, min(MAX_WIDTH, shutil.get_terminal_size((80, 24)).columns))
+    return PIPED_WIDTH
+
+
 def _emit(data: str | bytes, output: Path | None, inputs: list[Path]) -> None:
     if output is not None:
         write_atomic(output, data, inputs=inputs)
     elif isinstance(data, bytes):
         if sys.stdout.isatty():
             raise UserInputError.single("--output", "binary output: give --output FILE or redirect stdout")
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        _to_stdout(data)
     else:
-        click.echo(data, nl=False)
+        _to_stdout(data.encode("utf-8"))
+
+
+def _to_stdout(payload: bytes) -> None:
+    """Write to standard output; a reader that stopped early is fine, any other failure (a full disk) is exit 2."""
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can reach the broken stdout
+        if isinstance(exc, BrokenPipeError):
+            return  # `| head`: the reader has what it wanted; the exit code still reports the findings
+        raise UserInputError.single("<stdout>", f"cannot write: {exc.strerror or exc}") from None
 
 
 _SET_OPTION = click.option(
@@ -88,7 +122,7 @@ _SET_OPTION = click.option(
     "overrides",
     multiple=True,
     metavar="FIELD=VALUE",
-    help="What-if change to a program field for this run only (repeatable), e.g. manufacturing.vector_supply.lead_time_weeks=20.",
+    help="What-if change to a program field for this run only (repeatable), e.g. clinical.stage=pivotal.",
 )
 
 
@@ -180,13 +214,14 @@ def assess(
         result = api.assess_file(program, options, context)
         color = output is None and fmt == "table" and sys.stdout.isatty()
         templates = str(templates_dir) if templates_dir else None
-        text = render(result, fmt, color=color, auditor=auditor, templates=templates)  # type: ignore[arg-type]
+        width = table_width(output)
+        text = render(result, fmt, color=color, width=width, auditor=auditor, templates=templates)  # type: ignore[arg-type]
         _emit(text, output, [program])
         if audit_path is not None:
             from cmcadvisor import audit
             from cmcadvisor.validation import read_program
 
-            plain = render(result, fmt, auditor=auditor, templates=templates) if color else text  # type: ignore[arg-type]
+            plain = render(result, fmt, width=width, auditor=auditor, templates=templates) if color else text  # type: ignore[arg-type]
             record = audit.build_record(
                 program,
                 read_program(program, overrides=overrides)[0],
@@ -232,7 +267,9 @@ def timeline(
 
             data = gantt(result, fmt)
         else:
-            data = timeline_formats.timeline_table(result, color=output is None and sys.stdout.isatty())
+            data = timeline_formats.timeline_table(
+                result, color=output is None and sys.stdout.isatty(), width=table_width(output)
+            )
         _emit(data, output, [program])
 
 
@@ -248,6 +285,12 @@ def timeline(
     "--date", "desired", callback=_parse_date, default=None, help="The desired meeting date YYYY-MM-DD (default: proposed)."
 )
 @click.option("--format", "fmt", type=click.Choice(["markdown", "docx", "html", "json"]), default="markdown", show_default=True)
+@click.option(
+    "--no-trace",
+    "no_trace",
+    is_flag=True,
+    help="Leave out the internal traceability appendix (rules, findings, facts) of the Markdown, HTML and DOCX brief.",
+)
 @_OUTPUT_OPTION
 @_AS_OF_OPTION
 @_SET_OPTION
@@ -259,6 +302,7 @@ def brief(
     meeting_type: str,
     desired: datetime.date | None,
     fmt: str,
+    no_trace: bool,
     output: Path | None,
     as_of: datetime.date | None,
     overrides: tuple[str, ...],
@@ -267,17 +311,16 @@ def brief(
     """Draft an FDA meeting request and briefing package outline for PROGRAM (meeting type ids per the contract)."""
     from cmcadvisor.meetings import build_brief, plan_meeting
     from cmcadvisor.render.brief_formats import render_brief
-    from cmcadvisor.validation import read_program
 
     with user_errors(ctx.find_root().params["debug"]):
         options = _options(ctx, as_of, overrides)
         context = api.load_context(options)
-        loaded, doc = read_program(program, overrides=overrides)
+        loaded, doc = api.read_validated(program, options, context)
         result = api.assess(loaded, context, options, doc)
         meeting = plan_meeting(result, loaded, meeting_type, desired, context.meeting_types)
         draft = build_brief(result, loaded, meeting, context.meeting_types)
         templates = str(templates_dir) if templates_dir else None
-        _emit(render_brief(draft, fmt, templates=templates), output, [program])  # type: ignore[arg-type]
+        _emit(render_brief(draft, fmt, templates=templates, trace=not no_trace), output, [program])  # type: ignore[arg-type]
 
 
 @cli.command()
@@ -306,7 +349,8 @@ def risks(
         result = api.assess_file(program, _options(ctx, as_of, overrides))
         color = output is None and fmt == "table" and sys.stdout.isatty()
         templates = str(templates_dir) if templates_dir else None
-        _emit(render_risks(result, fmt, color=color, templates=templates), output, [program])  # type: ignore[arg-type]
+        text = render_risks(result, fmt, color=color, width=table_width(output), templates=templates)  # type: ignore[arg-type]
+        _emit(text, output, [program])
 
 
 @cli.command()
@@ -314,13 +358,13 @@ def risks(
 @click.pass_context
 def validate(ctx: click.Context, programs: tuple[Path, ...]) -> None:
     """Check program files against the input contract; report every problem."""
-    from cmcadvisor.validation import load_program
-
     failed = False
     with user_errors(ctx.find_root().params["debug"]):
+        options = _options(ctx)
+        context = api.load_context(options)  # waivers are checked against the rule pack, as assess does
         for path in programs:
             try:
-                load_program(path)
+                api.read_validated(path, options, context)
                 click.echo(f"ok: {path}")
             except UserInputError as exc:
                 failed = True
@@ -367,13 +411,12 @@ def explain(
 ) -> None:
     """Explain why RULE_ID fired for PROGRAM, or why not and what would make it fire."""
     from cmcadvisor import explain as explaining
-    from cmcadvisor.validation import read_program
 
     with user_errors(ctx.find_root().params["debug"]):
         options = _options(ctx, as_of, overrides)
         context = api.load_context(options)
-        loaded, _ = read_program(program, overrides=overrides)
-        answer = explaining.explain(loaded, context, rule_id, options)
+        loaded, doc = api.read_validated(program, options, context)
+        answer = explaining.explain(loaded, context, rule_id, options, doc)
     if fmt == "json":
         click.echo(json.dumps(answer.as_dict(), indent=2, sort_keys=True))
         return
@@ -449,7 +492,9 @@ def portfolio(
         elif fmt == "html":
             text = portfolio_formats.portfolio_html(outcomes)
         else:
-            text = portfolio_formats.portfolio_table(outcomes, color=output is None and sys.stdout.isatty())
+            text = portfolio_formats.portfolio_table(
+                outcomes, color=output is None and sys.stdout.isatty(), width=table_width(output)
+            )
         _emit(text, output, files)
     if any(not o.ok for o in outcomes):
         sys.exit(EXIT_USAGE)
@@ -595,38 +640,34 @@ def rules_facts(fmt: str) -> None:
 @click.option("--check", is_flag=True, help="Do not write: exit 1 if the folder is not up to date.")
 @click.pass_context
 def rules_docs(ctx: click.Context, folder: Path, check: bool) -> None:
-    """Generate one Markdown page per rule, plus an index."""
+    """Generate one Markdown page per rule, plus an index.
+
+    Only files listed in the folder's manifest (written by an earlier run) are ever removed; a
+    folder holding other files and no manifest is refused.
+    """
     from cmcadvisor.render.rule_docs import rule_pages
 
     with user_errors(ctx.find_root().params["debug"]):
         context = _context(ctx)
         pages = rule_pages(context.pack, context.kb)
-        stale = sorted(
-            name
-            for name, text in pages.items()
-            if not (folder / name).is_file() or (folder / name).read_text(encoding="utf-8") != text
-        )
-        extra = sorted(p.name for p in folder.glob("*.md") if p.name not in pages) if folder.is_dir() else []
         if check:
+            stale, extra = generated_changes(folder, pages)
             for name in stale + extra:
                 click.echo(f"out of date: {folder / name}", err=True)
             click.echo(f"{len(pages)} pages, {len(stale) + len(extra)} out of date")
             if stale or extra:
                 sys.exit(EXIT_FINDINGS)
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in stale:
-            write_atomic(folder / name, pages[name])
-        for name in extra:
-            (folder / name).unlink()
-    click.echo(f"wrote {len(stale)} of {len(pages)} pages to {folder}")
+        written, removed = write_generated(folder, pages)
+    gone = f"; removed {removed} it had written before" if removed else ""
+    click.echo(f"wrote {written} of {len(pages)} pages to {folder}{gone}")
 
 
 @rules.command("lint")
 @click.pass_context
 def rules_lint(ctx: click.Context) -> None:
     """Check every rule and knowledge cross-reference; exit 2 on any error."""
-    from cmcadvisor.engine import DurableEngine, compile_problems, get_engine
+    from cmcadvisor.engine import AutoEngine, compile_problems, get_engine
     from cmcadvisor.rulelint import LintIssue, lint
 
     with user_errors(ctx.find_root().params["debug"]):
@@ -638,14 +679,21 @@ def rules_lint(ctx: click.Context) -> None:
         ]
         also = frozenset(c for item in data for c in getattr(item, "citations", ()))
         also |= frozenset(context.meeting_types.ctd_citations)
-        issues = lint(context.pack, context.kb, today=datetime.date.today(), also_cited=also)
+        issues = lint(
+            context.pack,
+            context.kb,
+            today=datetime.date.today(),
+            also_cited=also,
+            risk_categories=context.risk_categories.config,
+            risk_source=context.risk_categories.source,
+        )
         from cmcadvisor.timeline import hook_cycles
 
         for rule_id, cycle in hook_cycles(context.pack, context.kb):
             issues.append(
                 LintIssue("error", context.pack.by_id[rule_id].source, "then.before", f"timeline hooks make a cycle: {cycle}")
             )
-        if isinstance(get_engine("auto"), DurableEngine):
+        if isinstance(get_engine("auto"), AutoEngine):  # durable-rules is available
             for rule_id, problem in compile_problems([r.compiled for r in context.pack.active]):
                 source = context.pack.by_id[rule_id].source
                 issues.append(

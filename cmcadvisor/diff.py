@@ -16,7 +16,6 @@ from cmcadvisor import api
 from cmcadvisor.audit import load_record
 from cmcadvisor.facts import derive_facts
 from cmcadvisor.models.result import AssessmentResult
-from cmcadvisor.validation import read_program
 
 
 @dataclass
@@ -94,7 +93,7 @@ def snapshot(path: Path, options: api.Options, context: api.Context) -> Snapshot
                 facts=_flat_facts(facts.get("scalars", {}), facts.get("lists", {}), facts.get("collections", {})),
                 fired={f["rule"] for f in record.get("firings", [])},
             )
-    program, doc = read_program(path, overrides=options.overrides)
+    program, doc = api.read_validated(path, options, context)
     result = api.assess(program, context, options, doc)
     import datetime
 

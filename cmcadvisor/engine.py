@@ -8,19 +8,24 @@ engine needs (see ``docs/engine.md``):
   derived facts routed to the rulesets whose rules consume them;
 * a sentinel rule in every ruleset, fired by an ``init`` fact before anything else, so that
   ``delete_state`` never frees a state that ran no action (heap corruption in 2.0.28);
-* an explicit ``Host`` subclass with the dispatcher thread disabled, created once per process,
-  and one lock around every call (the engine is not thread-safe);
-* the host only creates rulesets: evaluation drives the native core directly, with the host's
-  own sequence of calls but none of its per-action closures, clock reads (an action over 10 s
-  is silently dropped there) and JSON round trips;
+* no ``Host`` at all (its timer threads, dispatcher thread, per-action closures, clock reads and
+  JSON round trips, and an action over 10 s silently dropped): rulesets are created and driven
+  through the native core directly, with the host's own sequence of calls, under one lock
+  (the engine is not thread-safe);
 * one ``sid`` per evaluation and ``delete_state`` in ``finally`` (1,024 live sids at most);
-* definitions generated as JSON and deep-copied (``set_rulesets`` mutates its input);
+* definitions and facts serialised by the adapter itself, with every number written as text
+  the native JSON parser reads and compared exactly as Python compares it
+  (:class:`NumberCodec`): the parser refuses an exponent without a decimal point (``4e-05``,
+  ``1e+16``: error 204), holds integers in 64 bits and compares an integer with a double by
+  converting the integer;
 * one closure per rule id (actions are not told which rule fired); actions only record,
   and a rule fires once per program or item (an ``$or`` activates once per true branch);
 * derived facts deduplicated in Python; ``MessageObservedException`` and
   ``MessageNotHandledException`` caught around every assert;
 * swallowed action exceptions surfaced from the returned state as :class:`EngineError`;
-* dates as ISO strings, reserved keys ``id``/``sid`` never used for program data.
+* dates as ISO strings, reserved keys ``id``/``sid`` never used for program data;
+* ``auto``: a program durable-rules fails on for an engine reason (:class:`NativeEngineError`)
+  is evaluated by the Python engine instead, and the run says which engine ran and why.
 
 It returns firings, never prose. The pure-Python engine runs the same compiled rules through
 :func:`cmcadvisor.reference_eval.run_fixpoint`.
@@ -28,13 +33,14 @@ It returns firings, never prose. The pure-Python engine runs the same compiled r
 
 from __future__ import annotations
 
+import bisect
 import contextlib
-import copy
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from importlib import metadata
 from typing import Any, Protocol
 
@@ -48,12 +54,25 @@ MAX_FACT_PROPERTIES = 250
 _SENTINEL = "__sentinel__"
 
 
+class NativeEngineError(EngineError):
+    """durable-rules itself failed or cannot represent the program (a native error code, a limit).
+
+    ``--engine auto`` evaluates such a program with the Python engine instead; a failing rule
+    action (a defect of ours) stays a plain :class:`EngineError`.
+    """
+
+
 @dataclass(frozen=True)
 class EngineRun:
-    """What an engine reports for one program: firings in firing order and derived facts."""
+    """What an engine reports for one program: firings in firing order and derived facts.
+
+    ``engine`` is set when another engine than the one called produced the run (``auto``'s
+    fallback): its name and why, for ``audit.engine``.
+    """
 
     firings: list[Firing]
     derived: list[str]
+    engine: str | None = None
 
 
 class Engine(Protocol):
@@ -90,6 +109,124 @@ def _version(dist: str) -> str:
 
 def _key(name: str) -> str:
     return name.replace(".", "__")
+
+
+EXACT = 2**53
+"""Below this magnitude durable-rules holds and compares every number exactly (see NumberCodec)."""
+
+
+class NumberCodec:
+    """Numbers as text durable-rules' JSON parser reads, comparing exactly as Python compares them.
+
+    What the native core (``src/rules/json.c``, ``rete.c``, ``state.c``, ``events.c``) does with a
+    number: the parser takes ``-?[0-9]+`` as an integer (read with ``atoll``/``atol`` into 64 bits,
+    saturating beyond) and ``-?[0-9]+.[0-9]*`` as a double (``atof``, correctly
+    rounded), with an exponent only *after* a decimal point: ``4e-05`` or ``1e+16`` (what
+    ``json.dumps`` writes for such floats) is error 204. Two integers compare as ``long long``,
+    two doubles as doubles, and an integer with a double after converting the integer to double.
+
+    So a number of magnitude below 2**53 is written as itself: an int in digits, a float as the
+    decimal digits of its shortest ``repr`` without an exponent (``0.00004``), which ``atof``
+    reads back to the same double; any int or float compares exactly with another there, and
+    (since every double from 2**52 up is whole) with any larger int. A number of magnitude
+    2**53 or more (including infinity) is replaced by an integer code just above 2**53 that
+    keeps its order and equality against every such constant of the rule pack:
+    ``2**53 + 2 + 2*j`` for the pack's j-th large magnitude itself, ``2**53 + 1 + 2*j`` between
+    the (j-1)-th and the j-th, negated for negative numbers. NaN has no faithful form
+    (:class:`NativeEngineError`). Booleans stay JSON booleans.
+    """
+
+    def __init__(self, constants: Iterable[object] = ()) -> None:
+        """Remember the pack's constants of magnitude 2**53 or more, by sign."""
+        large = [v for v in constants if isinstance(v, int | float) and not isinstance(v, bool) and abs(v) >= EXACT]
+        self.above: list[int | float] = sorted({v for v in large if v > 0})
+        self.below: list[int | float] = sorted({-v for v in large if v < 0})
+
+    def text(self, value: int | float) -> str:
+        """The JSON text of a number (not a bool) for durable-rules."""
+        if -EXACT < value < EXACT:
+            if isinstance(value, int):
+                return int.__repr__(value)
+            shown = float.__repr__(value)
+            if "e" in shown:
+                shown = format(Decimal(shown), "f")
+                if "." not in shown:
+                    shown += ".0"
+            return shown
+        if value != value:
+            raise NativeEngineError("durable-rules cannot represent NaN (not a number)")
+        if value > 0:
+            return str(EXACT + _rank(self.above, value))
+        return str(-(EXACT + _rank(self.below, -value)))
+
+    def fact(self, fact: dict[str, Any]) -> str:
+        """JSON text of a flat fact: ``json.dumps`` (fast) where that writes every number as :meth:`text` does.
+
+        Ints and floats under 2**53 in magnitude are written alike by both, except floats whose
+        ``repr`` has an exponent (below 1e-4); large numbers are swapped for their integer codes.
+        Anything else (a tiny float, NaN, a number subclass) takes :meth:`dump`.
+        """
+        out = fact
+        for key, value in fact.items():
+            kind = type(value)
+            if kind is str or kind is bool or value is None:
+                continue
+            if kind is int or kind is float:
+                if -EXACT < value < EXACT:
+                    if kind is int or "e" not in float.__repr__(value):
+                        continue
+                elif value == value:  # large (NaN fails both tests): its code is an int
+                    if out is fact:
+                        out = dict(fact)
+                    out[key] = int(self.text(value))
+                    continue
+            return self.dump(fact)
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+    def dump(self, value: object) -> str:
+        """JSON text of a fact or definition (dicts, lists, strings, booleans, None, numbers)."""
+        return "".join(self._parts(value))
+
+    def _parts(self, value: object) -> Iterator[str]:
+        if isinstance(value, str):
+            yield json.dumps(value, ensure_ascii=False)
+        elif value is True or value is False or value is None:
+            yield json.dumps(value)
+        elif isinstance(value, int | float):
+            yield self.text(value)
+        elif isinstance(value, dict):
+            yield "{"
+            for index, (key, item) in enumerate(value.items()):
+                yield ("," if index else "") + json.dumps(str(key), ensure_ascii=False) + ":"
+                yield from self._parts(item)
+            yield "}"
+        elif isinstance(value, list | tuple):
+            yield "["
+            for index, item in enumerate(value):
+                if index:
+                    yield ","
+                yield from self._parts(item)
+            yield "]"
+        else:
+            raise TypeError(f"cannot give durable-rules a {type(value).__name__}")
+
+
+def _rank(magnitudes: list[int | float], value: int | float) -> int:
+    index = bisect.bisect_left(magnitudes, value)
+    if index < len(magnitudes) and magnitudes[index] == value:
+        return 2 + 2 * index
+    return 1 + 2 * index
+
+
+def _constants(node: Node | None) -> Iterator[object]:
+    """Every literal value in a condition tree."""
+    if node is None:
+        return
+    if isinstance(node, Lit):
+        yield from node.value if isinstance(node.value, tuple) else (node.value,)
+        return
+    for child in node.children:
+        yield from _constants(child)
 
 
 def _compile_lit(lit: Lit) -> dict[str, Any]:
@@ -170,6 +307,7 @@ Action = Callable[[str], None]  # called with the activation's JSON text
 
 @dataclass(frozen=True)
 class _CompiledPack:
+    codec: NumberCodec
     rulesets: tuple[str, ...]
     row_rulesets: dict[str, tuple[str, ...]]  # collection -> rulesets with rules over it
     consumers: dict[str, tuple[str, ...]]  # derived fact -> rulesets that consume it
@@ -181,22 +319,10 @@ class DurableEngine:
     """The durable-rules adapter. One per process; every call is serialised by one lock."""
 
     def __init__(self) -> None:
-        """Import durable-rules and build the host (no dispatcher thread)."""
+        """Import durable-rules' native core (no ``Host``: no threads, nothing runs off the caller's thread)."""
         from durable import engine as durable_engine  # the only import of durable in the package
 
-        self._durable = durable_engine
         self._native = durable_engine.durable_rules_engine  # the C core the Python host wraps
-        self._actions: dict[str, Callable[[Any], None]] = {}
-        actions = self._actions
-
-        class _Host(durable_engine.Host):  # type: ignore[misc]
-            def get_action(self, action_name: str) -> Callable[[Any], None]:
-                return actions[action_name]
-
-            def _run(self) -> None:
-                """No dispatcher thread: actions run on the caller's thread, in order."""
-
-        self._host = _Host()
         self._lock = threading.Lock()
         self._packs: dict[tuple[CompiledRule, ...], _CompiledPack] = {}
         self._last: tuple[Sequence[CompiledRule] | None, _CompiledPack | None] = (None, None)
@@ -232,35 +358,28 @@ class DurableEngine:
                 if rule.shape.collection:
                     rows.setdefault(rule.shape.collection, set()).add(name)
         compiled = _CompiledPack(
+            codec=NumberCodec(value for rule in ordered for value in _constants(rule.shape.body)),
             rulesets=names,
             row_rulesets={k: tuple(sorted(v)) for k, v in sorted(rows.items())},
             consumers={k: tuple(sorted(v)) for k, v in sorted(consumers.items())},
         )
-        definitions: dict[str, dict[str, Any]] = {}
+        definitions: dict[str, str] = {}
         lean: dict[str, dict[str, Action]] = {}
         for name, chunk in zip(names, chunks, strict=True):
-            ruleset: dict[str, Any] = {}
+            ruleset: dict[str, Any] = {_SENTINEL: {"all": [{"m": {"t": "init"}}]}}
             actions: dict[str, Action] = {_SENTINEL: _noop}
-            # The host wants an action per rule; it never runs them, since run() drives the core.
-            self._actions[f"{name}/{_SENTINEL}"] = _noop
-            ruleset[_SENTINEL] = {"all": [{"m": {"t": "init"}}], "run": f"{name}/{_SENTINEL}"}
             for rule in chunk:
-                action_name = f"{name}/{rule.id}"
-                self._actions[action_name] = _noop
                 actions[rule.id] = self._make_action(rule, compiled)
-                definition = compile_rule(rule)
-                definition["run"] = action_name
-                ruleset[rule.id] = definition
-            definitions[name] = ruleset
+                ruleset[rule.id] = compile_rule(rule)
+            definitions[name] = compiled.codec.dump(ruleset)
             lean[name] = actions
         try:
-            self._host.set_rulesets(copy.deepcopy(definitions))
-            for name in names:
-                handle = self._host.get_ruleset(name)._handle
+            for name in names:  # what Host.set_rulesets does, with our own JSON text
+                handle = self._native.create_ruleset(name, definitions[name])
                 compiled.handles[name] = handle
                 compiled.actions[handle] = lean[name]
         except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
-            raise EngineError(f"durable-rules refused the compiled rule pack: {exc}") from exc
+            raise NativeEngineError(f"durable-rules refused the compiled rule pack: {exc}") from exc
         self._packs[key] = compiled
         self._last = (rules, compiled)
         return compiled
@@ -310,7 +429,7 @@ class DurableEngine:
         try:
             code, state_handle = native.assert_fact(handle, text)
         except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
-            raise EngineError(f"durable-rules failed: {exc}") from exc
+            raise NativeEngineError(f"durable-rules failed: {exc}") from exc
         if code in (1, 2):  # not handled by any rule / already observed: nothing to run
             return
         if code == 3:  # as the host does: no state to act on yet
@@ -332,7 +451,7 @@ class DurableEngine:
                 native.abandon_action(handle, state_handle)
             if isinstance(exc, EngineError):
                 raise
-            raise EngineError(f"durable-rules failed while running actions: {exc}") from exc
+            raise NativeEngineError(f"durable-rules failed while running actions: {exc}") from exc
         if ctx.errors:
             raise EngineError("a rule action failed: " + "; ".join(ctx.errors))
 
@@ -345,7 +464,7 @@ class DurableEngine:
             started: list[int] = []
             base = program_fact(facts)
             if len(base) + 8 > MAX_FACT_PROPERTIES:
-                raise EngineError(f"a program fact has {len(base)} properties; durable-rules allows {MAX_FACT_PROPERTIES}")
+                raise NativeEngineError(f"a program fact has {len(base)} properties; durable-rules allows {MAX_FACT_PROPERTIES}")
             handles = pack.handles
             try:
                 init = json.dumps({"sid": ctx.sid, "t": "init"})
@@ -361,14 +480,15 @@ class DurableEngine:
                     for target in pack.consumers.get(name, ()):
                         self._assert(handles[target], text, pack, ctx)
                 # One JSON text per fact, asserted into every ruleset that needs it.
-                program = json.dumps({**base, "sid": ctx.sid, "t": "program"}, ensure_ascii=False)
+                dump = pack.codec.fact
+                program = dump({**base, "sid": ctx.sid, "t": "program"})
                 for ruleset in pack.rulesets:
                     self._assert(handles[ruleset], program, pack, ctx)
                 for collection, targets in pack.row_rulesets.items():
                     for index, item in enumerate(facts.collections.get(collection, ())):
                         row = {**base, **{f"item__{k}": v for k, v in item.items()}}
                         row.update({"sid": ctx.sid, "t": "row", "coll": collection, "idx": index})
-                        text = json.dumps(row, ensure_ascii=False)
+                        text = dump(row)
                         for target in targets:
                             self._assert(handles[target], text, pack, ctx)
                 return EngineRun(list(ctx.firings), list(ctx.derived))
@@ -411,21 +531,58 @@ def _activated(text: str, actions: dict[str, Action]) -> str:
 
 
 def _noop(_: Any) -> None:
-    """The sentinel rule's action (and the host's placeholder): nothing, but it makes the state run an action."""
+    """The sentinel rule's action: nothing, but it makes the state run an action."""
+
+
+class AutoEngine:
+    """durable-rules, with the Python engine for a program durable-rules fails on for an engine reason.
+
+    Only a :class:`NativeEngineError` (a native error code, a limit of durable-rules) falls back;
+    a failing rule action is a defect and still raises. The fallback run names the engine that
+    ran and why (``EngineRun.engine``, recorded as ``audit.engine``).
+    """
+
+    def __init__(self, durable: DurableEngine, python: PythonEngine) -> None:
+        """Wrap the process's two engines."""
+        self.durable = durable
+        self.python = python
+
+    @property
+    def name(self) -> str:
+        """durable-rules' name: the engine that runs unless a program makes it fail."""
+        return self.durable.name
+
+    def run(self, rules: Sequence[CompiledRule], facts: FactSet, given: Iterable[str] = ()) -> EngineRun:
+        """Evaluate with durable-rules, or with the Python engine if durable-rules fails natively."""
+        try:
+            return self.durable.run(rules, facts, given)
+        except NativeEngineError as exc:
+            run = self.python.run(rules, facts, given)
+            why = f"{self.python.name} (auto: {self.durable.name} failed on this program: {exc})"
+            return EngineRun(run.firings, run.derived, engine=why)
 
 
 _ENGINES: dict[str, Engine] = {}
 
 
 def get_engine(preferred: str = "auto") -> Engine:
-    """The engine to use: ``durable`` (the default), ``python``, or ``auto`` (durable, else python)."""
+    """The engine to use: ``durable``, ``python``, or ``auto`` (the default).
+
+    ``auto`` is durable-rules with the Python engine for any program durable-rules fails on
+    (:class:`AutoEngine`), or the Python engine alone where durable-rules cannot be imported.
+    """
+    python = _ENGINES.setdefault("python", PythonEngine())
     if preferred == "python":
-        return _ENGINES.setdefault("python", PythonEngine())
+        return python
     if "durable" not in _ENGINES:
         try:
             _ENGINES["durable"] = DurableEngine()
         except ImportError:
             if preferred == "durable":
                 raise EngineError("durable-rules is not installed or cannot be imported on this Python") from None
-            return _ENGINES.setdefault("python", PythonEngine())
-    return _ENGINES["durable"]
+            return python
+    durable = _ENGINES["durable"]
+    if preferred == "durable":
+        return durable
+    assert isinstance(durable, DurableEngine) and isinstance(python, PythonEngine)
+    return _ENGINES.setdefault("auto", AutoEngine(durable, python))

@@ -7,7 +7,10 @@ import anything from the rest of the package or print anything.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,11 @@ class ErrorItem:
     hint: str | None = None
 
     def format(self) -> str:
-        """Render as ``file:line: location: message`` (line and location when known)."""
+        """Render as ``file:line: location: message`` (line and location when known).
+
+        Always one line of inert text: control, bidirectional and line-separator characters
+        (from a key, a value or a path the user gave) are shown as escapes, never sent raw.
+        """
         head = self.source
         if self.line is not None:
             head += f":{self.line}"
@@ -32,7 +39,7 @@ class ErrorItem:
         text = ": ".join(parts)
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return _UNSAFE.sub(lambda found: found.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
 
 
 class CmcAdvisorError(Exception):

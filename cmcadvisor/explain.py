@@ -17,6 +17,7 @@ from cmcadvisor import api
 from cmcadvisor.conditions import And, Lit, Node, to_nnf
 from cmcadvisor.errors import UserInputError
 from cmcadvisor.facts import FactInfo, FactSet, Item, Value, derive_facts, vocabulary
+from cmcadvisor.loader import Document
 from cmcadvisor.models.program import STAGES, ProgramFile
 from cmcadvisor.reference_eval import Truth, evaluate_node
 from cmcadvisor.registry import LoadedRule
@@ -209,13 +210,15 @@ def _apply(facts: FactSet, changes: list[Change]) -> FactSet:
     return replace(facts, scalars=scalars, collections=collections)
 
 
-def explain(program: ProgramFile, context: api.Context, rule_id: str, options: api.Options | None = None) -> Explanation:
-    """Explain one rule for one program."""
+def explain(
+    program: ProgramFile, context: api.Context, rule_id: str, options: api.Options | None = None, doc: Document | None = None
+) -> Explanation:
+    """Explain one rule for one program (``doc``, the parsed file, locates errors in it)."""
     rule = context.pack.resolve(rule_id)
     if rule is None:
         raise UserInputError.single("explain", f"no rule {rule_id}")
     options = options or api.Options()
-    result = api.assess(program, context, options)
+    result = api.assess(program, context, options, doc)
     as_of = datetime.date.fromisoformat(result.as_of)
     facts = derive_facts(program, as_of)
     spec = rule.spec

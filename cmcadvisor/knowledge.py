@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
+from cmcadvisor.facts import vocabulary
 from cmcadvisor.loader import data_dir, files_under, sha256_files
 from cmcadvisor.models.knowledge import (
     ActivitiesFile,
     Activity,
     Citation,
     CitationsFile,
+    DisplayFile,
     MakeOrBuyConfig,
     Pathway,
     PathwaysFile,
@@ -38,6 +40,7 @@ class KnowledgeBase:
     review: ReviewClock
     sha256: str
     root: str
+    display: DisplayFile | None = None  # knowledge/display.yaml; None: the built-in vocabulary applies
 
 
 def load_knowledge(root: Path | None = None) -> KnowledgeBase:
@@ -65,6 +68,12 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         activities_file = load_model(act_path, ActivitiesFile, KnowledgeError, display=display(act_path))
         mob_path = read("make_or_buy.yaml")
         make_or_buy = load_model(mob_path, MakeOrBuyConfig, KnowledgeError, display=display(mob_path))
+        disp_path = folder / "display.yaml"
+        display_vocab = (
+            load_model(disp_path, DisplayFile, KnowledgeError, display=display(disp_path))
+            if shipped or disp_path.is_file()
+            else None
+        )
         files = files_under(folder, "*.yaml")
     except KnowledgeError:
         raise
@@ -92,9 +101,11 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         if pathway.id in pathways:
             problems.append(ErrorItem(display(paths_path), None, f"{where}.id", f"duplicate pathway id {pathway.id}"))
         pathways[pathway.id] = pathway
+        timing_cites = pathway.timing.citations if pathway.timing else []
         problems.extend(
-            ErrorItem(display(paths_path), None, f"{where}.citations", f"unknown citation {cid}")
-            for cid in pathway.citations
+            ErrorItem(display(paths_path), None, f"{where}.{field}", f"unknown citation {cid}")
+            for field, ids in (("citations", pathway.citations), ("timing.citations", timing_cites))
+            for cid in ids
             if cid not in citations
         )
     activities = {a.id: a for a in activities_file.activities}
@@ -115,6 +126,13 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         for cid in activities_file.review.citations
         if cid not in citations
     )
+    facts = vocabulary()
+    problems.extend(
+        ErrorItem(display(mob_path), None, f"evidence.{factor}", f"unknown fact {name}")
+        for factor, names in make_or_buy.evidence.items()
+        for name in names
+        if name not in facts
+    )
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(
@@ -126,4 +144,5 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
         review=activities_file.review,
         sha256=sha256_files(folder, files),
         root="knowledge" if shipped else str(folder),
+        display=display_vocab,
     )

@@ -1,8 +1,10 @@
 """Safe reading of YAML and JSON files, keeping the line of every key and item.
 
-This is the only module that parses YAML. It refuses oversized files, binary files, alias
-bombs, very deep nesting and duplicate keys, and returns plain data plus a map from each
-location (a tuple of keys and indexes) to its line. It must not know what a program or a rule
+This is the only module that parses YAML and the one place input files are read. It refuses
+anything but a regular file (a FIFO, device or folder is never opened for reading), oversized
+files, binary and non-UTF-8 files, characters YAML does not allow, alias bombs, very deep
+nesting and duplicate keys, always naming the file and line, and returns plain data plus a map
+from each location (a tuple of keys and indexes) to its line. It must not know what a program or a rule
 is, and must never execute anything from the file (only the safe YAML tags are built).
 """
 
@@ -12,8 +14,10 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
+import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -41,6 +45,7 @@ class Document:
     source: str
     data: object
     lines: Mapping[Loc, int]
+    overridden: frozenset[Loc] = frozenset()  # locations whose value came from --set, not the file
 
     def line_of(self, loc: Loc) -> int | None:
         """Line of ``loc`` or of its nearest ancestor that has one."""
@@ -117,30 +122,100 @@ def _problem(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
 def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Read a file, refusing directories, oversized and binary files."""
+    """Read a regular file, refusing anything else (folders, FIFOs, devices, sockets), oversized and binary files.
+
+    Every file the tool reads comes through here. Anything but a regular file is refused before
+    it is opened (opening a device can have effects of its own); the file is then opened without
+    blocking (so a FIFO swapped in meanwhile cannot hang the run) and checked again on the open
+    descriptor, so nothing else can be read in its place.
+    """
     source = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        if path.is_dir():
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
             raise UserInputError.single(source, "is a directory, not a file")
-        size = path.stat().st_size
-        if size > limit:
-            raise UserInputError.single(source, f"file is {size:,} bytes; the limit is {limit:,}")
-        with path.open("rb") as handle:
-            raw = handle.read(limit + 1)
+        if not stat.S_ISREG(mode):
+            raise UserInputError.single(source, f"is {_kind(mode)}, not a regular file; give a file")
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise UserInputError.single(source, "no such file") from None
     except PermissionError:
         raise UserInputError.single(source, "permission denied") from None
     except IsADirectoryError:
         raise UserInputError.single(source, "is a directory, not a file") from None
+    except OSError as exc:  # e.g. a socket cannot be opened at all
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise UserInputError.single(source, f"is {_kind(mode)}, not a regular file; give a file") from None
+        raise UserInputError.single(source, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UserInputError.single(source, "is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise UserInputError.single(source, f"is {_kind(mode)}, not a regular file; give a file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise UserInputError.single(source, f"file is {size:,} bytes; the limit is {limit:,}")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(limit + 1)
     except OSError as exc:
         raise UserInputError.single(source, f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     if len(raw) > limit:
         raise UserInputError.single(source, f"file is larger than the limit of {limit:,} bytes")
-    if b"\x00" in raw:
-        raise UserInputError.single(source, "binary file (contains NUL bytes); expected YAML or JSON text")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, column = _position(raw, nul)
+        raise UserInputError.single(source, f"binary file: a NUL byte at column {column}; expected YAML or JSON text", line=line)
     return raw
+
+
+def _position(raw: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of byte ``offset`` in ``raw``."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    return raw.count(b"\n", 0, offset) + 1, len(raw[line_start:offset].decode("utf-8", "replace")) + 1
+
+
+# The characters YAML does not allow in a stream (PyYAML's reader refuses the same ones).
+_NOT_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _unreadable_character(text: str, source: str) -> UserInputError | None:
+    found = _NOT_YAML.search(text)
+    if found is None:
+        return None
+    offset = found.start()
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    code = ord(found.group())
+    return UserInputError.single(
+        source,
+        f"invalid YAML: the raw control character U+{code:04X} at column {column} is not allowed in YAML; "
+        "remove it (or write it as an escape in a double-quoted string, if it must be there)",
+        line=line,
+    )
 
 
 def parse_text(text: str, source: str, *, is_json: bool = False) -> Document:
@@ -149,35 +224,46 @@ def parse_text(text: str, source: str, *, is_json: bool = False) -> Document:
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
-            raise UserInputError.single(source, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+            raise UserInputError.single(source, f"invalid JSON: {exc.msg} at column {exc.colno}", line=exc.lineno) from None
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise UserInputError.single(source, f"invalid YAML: {_problem(exc)}", line=line) from None
-    except yaml.YAMLError as exc:
-        raise UserInputError.single(source, f"invalid YAML: {_problem(exc)}") from None
+        line = mark.line + 1 if mark is not None else 1
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        raise UserInputError.single(source, f"invalid YAML: {_problem(exc)}{where}", line=line) from None
+    except yaml.YAMLError as exc:  # the reader: characters YAML does not allow
+        raise _unreadable_character(text, source) or UserInputError.single(
+            source, f"invalid YAML: {_problem(exc)}", line=1
+        ) from None
     except RecursionError:
-        raise UserInputError.single(source, "nesting too deep") from None
+        raise UserInputError.single(source, f"nesting too deep (over {MAX_DEPTH} levels)", line=1) from None
     if node is None:
         return Document(source, None, {})
     builder = _Builder(source)
     try:
         data = builder.build(node, (), 0)
     except RecursionError:
-        raise UserInputError.single(source, "nesting too deep") from None
+        raise UserInputError.single(source, f"nesting too deep (over {MAX_DEPTH} levels)", line=1) from None
     return Document(source, data, builder.lines)
 
 
 def load_document(path: Path, *, limit: int = MAX_FILE_BYTES, display: str | None = None) -> Document:
     """Read and parse one YAML or JSON file."""
     source = display or str(path)
-    raw = read_bytes(path, limit=limit)
+    try:
+        raw = read_bytes(path, limit=limit)
+    except UserInputError as exc:
+        if display is None:
+            raise
+        raise UserInputError([replace(item, source=source) for item in exc.items]) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UserInputError.single(source, f"not UTF-8 text (byte {exc.start})") from None
+        line, column = _position(raw, exc.start)
+        raise UserInputError.single(
+            source, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {column}; save the file as UTF-8", line=line
+        ) from None
     return parse_text(text, source, is_json=path.suffix.lower() == ".json")
 
 

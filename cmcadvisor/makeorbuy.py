@@ -7,24 +7,43 @@ re-evaluating the factor rules (and the rules they chain on) with one fact chang
 the boundaries the factor rules themselves test: it is computed, never written by hand. The
 what-ifs run on the pure-Python evaluator, the engine's tested oracle, because dozens of them
 per program would cost far more on durable-rules; the recommendation itself uses the engine's
-firings. This module formats
-no prose beyond the rules' own messages.
+firings. A consideration no rule votes on is neutral when some of the facts it rests on
+(``evidence`` in the knowledge file) are given, and unknown only when none are. Each factor keeps
+its score, its contribution (weight x score), the rules that voted and the facts it was judged
+on, so renderers can show what each consideration added and why. This module formats no prose
+beyond the rules' own messages and a fixed sentence for a factor no rule voted on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from cmcadvisor.conditions import CompiledRule, Lit, literals
 from cmcadvisor.facts import FactSet, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
-from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor
+from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor, MakeOrBuyFlip
 from cmcadvisor.models.rule import MAKE_OR_BUY_FACTORS
 from cmcadvisor.reference_eval import Truth, Verdict, run_fixpoint, test_literal
 from cmcadvisor.registry import LoadedRule, RulePack
 
 MAX_FLIPS = 12
+# What the product is cannot be changed to move a make-or-buy decision: a modality fact the
+# program gives is never offered as a flip (an AAV program is never told "if it were autologous").
+FIXED_FACTS = frozenset(
+    {
+        "product.cell_source",
+        "product.cell_type",
+        "product.engineered_receptor",
+        "product.genetic_modification",
+        "product.delivery",
+        "product.vector",
+        "product.editing",
+        "product.tissue_engineered",
+        "product.replication_competent",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,7 @@ class _Score:
     recommendation: str
     confidence: str
     factors: list[MakeOrBuyFactor]
+    score: float
 
 
 def _factor_rules(pack: RulePack) -> list[LoadedRule]:
@@ -66,10 +86,14 @@ def _score(
     fired: set[str],
     verdicts: Mapping[str, Verdict] | None,
     message: Callable[[LoadedRule], str],
+    facts: FactSet | None = None,
 ) -> _Score:
     config = kb.make_or_buy
     weights: dict[str, float] = {str(k): v for k, v in config.weights.items()}
+    evidence: dict[str, list[str]] = {str(k): v for k, v in config.evidence.items()}
     total = sum(weights.get(f, 0.0) for f in MAKE_OR_BUY_FACTORS) or 1.0
+    scalars: Mapping[str, Value] = facts.scalars if facts is not None else {}
+    vocab = vocabulary()
     factors: list[MakeOrBuyFactor] = []
     score = 0.0
     known = 0
@@ -83,12 +107,17 @@ def _score(
             assert vote is not None
             net += vote.strength if vote.favours == "in_house" else -vote.strength
         net = max(-3, min(3, net))
-        unknown = verdicts is not None and any(verdicts[r.id].truth == Truth.UNKNOWN for r in mine if r.id in verdicts)
+        waiting = [
+            verdicts[r.id] for r in mine if verdicts is not None and r.id in verdicts and verdicts[r.id].truth == Truth.UNKNOWN
+        ]
+        basis = [*evidence.get(factor, []), *(name for rule in voting for name in sorted(rule.compiled.shape.facts))]
+        given = {name: scalars[name] for name in basis if name in scalars and name in vocab}
+        missing = sorted({name for verdict in waiting for name in verdict.missing if name in vocab})
         if voting:
             known += 1
             favours = "in_house" if net > 0 else "cdmo" if net < 0 else "neutral"
             reason = " ".join(message(r) for r in voting)
-        elif unknown or not mine:
+        elif not mine or (waiting and not given):  # judged only when facts the consideration rests on are given
             favours = "unknown"
             reason = (
                 "Not enough facts to judge this consideration yet." if mine else "No rule in the pack weighs this consideration."
@@ -96,9 +125,26 @@ def _score(
         else:
             known += 1
             favours = "neutral"
-            reason = "The facts given point neither way on this consideration."
-        score += weight * net / 3
-        factors.append(MakeOrBuyFactor(id=factor, favours=favours, weight=round(weight, 4), reason=reason))
+            reason = (
+                "The facts given on this consideration point neither way; the facts still missing could move it."
+                if waiting
+                else "The facts given point neither way on this consideration."
+            )
+        part = weight * net / 3
+        score += part
+        factors.append(
+            MakeOrBuyFactor(
+                id=factor,
+                favours=favours,
+                weight=round(weight, 4),
+                reason=reason,
+                score=round(net / 3, 4),
+                contribution=round(part, 4),
+                rules=sorted(r.id for r in voting),
+                facts=dict(sorted(given.items())),
+                missing=missing,
+            )
+        )
     thresholds = config.thresholds
     if known < thresholds.min_known_factors:
         recommendation = "undetermined"
@@ -115,7 +161,7 @@ def _score(
         confidence = "high"
     else:
         confidence = "medium"
-    return _Score(recommendation, confidence, factors)
+    return _Score(recommendation, confidence, factors, round(score, 4))
 
 
 def _votes(groups: Mapping[str, list[LoadedRule]], kb: KnowledgeBase) -> list[tuple[float, list[tuple[str, int]]]]:
@@ -205,6 +251,8 @@ def _candidates(probes: Mapping[str, _FactProbe], facts: FactSet) -> list[tuple[
     out: list[tuple[str, Value]] = []
     for fact, probe in probes.items():
         current = facts.scalars.get(fact)
+        if current is not None and fact in FIXED_FACTS:
+            continue
         numeric = isinstance(current, int | float) and not isinstance(current, bool)
 
         def distance(pair: tuple[Value, object], current: object = current, numeric: bool = numeric) -> tuple[float, str]:
@@ -235,7 +283,7 @@ def _could_flip(plan: _Plan, kb: KnowledgeBase, fired: set[str], base: str) -> C
     if sum(1 for _, signed in plan.votes if signed) < thresholds.min_known_factors:
         return lambda fact: False  # every what-if would be undetermined, which never counts as a flip
     if base not in ("in_house", "cdmo", "hybrid"):
-        return lambda fact: True
+        return lambda fact: False  # too few facts to recommend: the questions, not a what-if, say what is missing
     parts = [weight * max(-3, min(3, sum(s for rule_id, s in signed if rule_id in fired))) / 3 for weight, signed in plan.votes]
     total, decide, margin = sum(parts), thresholds.decide, 1e-9
 
@@ -251,6 +299,13 @@ def _could_flip(plan: _Plan, kb: KnowledgeBase, fired: set[str], base: str) -> C
         return not (low >= -decide + margin and high <= decide - margin)
 
     return could
+
+
+def _relation(value: Value, current: Value | tuple[str, ...] | None) -> Literal["=", ">=", "<="]:
+    """How a what-if value relates to the current one (as :func:`_describe` writes it)."""
+    if isinstance(value, bool | str) or isinstance(current, bool) or not isinstance(current, int | float):
+        return "="
+    return ">=" if value > current else "<="
 
 
 def _describe(fact: str, value: Value, current: Value | tuple[str, ...] | None) -> str:
@@ -331,9 +386,10 @@ def build_make_or_buy(
 ) -> MakeOrBuy:
     """The recommendation with its factors, and the single-fact changes that would flip it."""
     plan = _plan(pack, kb)
-    base = _score(plan.groups, kb, fired, verdicts, lambda rule: message(rule, facts))
+    base = _score(plan.groups, kb, fired, verdicts, lambda rule: message(rule, facts), facts)
     base_fired = {rule.id for rule in plan.sub_pack if rule.id in fired}
     flips: dict[str, str] = {}  # per fact, the nearest change that flips the recommendation
+    changes: dict[str, MakeOrBuyFlip] = {}  # the same changes, as data for renderers
     scalars = dict(facts.scalars)  # one copy, changed one fact at a time and put back
     changed = FactSet(scalars, facts.lists, facts.collections)
     context: tuple[str, set[str], set[str]] | None = None
@@ -361,11 +417,16 @@ def build_make_or_buy(
         recommendation = _recommend(plan.votes, kb, kept | {f.rule for f in firings})
         if recommendation not in (base.recommendation, "undetermined"):
             flips[fact] = f"{_describe(fact, value, current)} (gives {recommendation})"
+            changes[fact] = MakeOrBuyFlip(fact=fact, op=_relation(value, current), value=value, gives=recommendation)
     would_flip = sorted(flips.values())[:MAX_FLIPS]
+    structured = sorted(changes.values(), key=lambda change: flips[change.fact])[:MAX_FLIPS]
     return MakeOrBuy(
         recommendation=base.recommendation,
         confidence=base.confidence,
         factors=base.factors,
         would_flip_if=would_flip,
+        flips=structured,
         note=kb.make_or_buy.basis,
+        score=base.score,
+        decide_at=kb.make_or_buy.thresholds.decide,
     )

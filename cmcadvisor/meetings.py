@@ -3,9 +3,12 @@
 ``load_meeting_types`` reads ``knowledge/meetings.yaml`` (the PDUFA VII meeting types and their
 timelines) and ``knowledge/ctd_sections.yaml`` (where each topic goes in CTD Module 3).
 ``plan_meeting`` turns an assessment into one :class:`Meeting`: its dates, counted back from the
-meeting date, and questions for FDA drawn from the open findings. ``recommend_meetings`` gives
-the next sensible meetings for the program's stage, and ``build_brief`` adds the meeting-request
-and briefing-package outline the renderers print.
+meeting date, and questions for FDA drawn from the open findings, one per topic (findings on the
+same topic merge into one question that names each point). ``recommend_meetings`` gives the next
+sensible meetings for the program's stage, and ``build_brief`` adds the meeting-request and
+briefing-package outline the renderers print, in reader's words (display labels, no rule, finding
+or citation ids, no fact paths), with the trace to rules, findings and facts kept apart for the
+internal appendix.
 
 Everything here is pure: dates come from ``result.as_of`` and the program's milestones, never
 from the clock. This module formats no output and imports no renderer.
@@ -21,6 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cmcadvisor import display
 from cmcadvisor.dates import add_months
 from cmcadvisor.errors import ErrorItem, KnowledgeError, UsageError, UserInputError
 from cmcadvisor.loader import data_dir, load_document
@@ -35,9 +39,9 @@ from cmcadvisor.models.knowledge import (
     PackageWithRequest,
 )
 from cmcadvisor.models.program import ProgramFile
-from cmcadvisor.models.result import AssessmentResult, CitationRef, FindingResult, Meeting, MeetingQuestion, ProgramRef
+from cmcadvisor.models.result import AssessmentResult, CitationRef, FindingResult, Meeting, MeetingQuestion, ProgramRef, Scalar
 from cmcadvisor.models.rule import SEVERITY_RANK, TOPICS
-from cmcadvisor.outcomes import citation_ref, show_value
+from cmcadvisor.outcomes import citation_ref
 from cmcadvisor.validation import validate_document
 
 REQUEST_ITEM_IDS = frozenset(
@@ -96,6 +100,51 @@ MILESTONE_LABELS: dict[str, str] = {
     "bla_approval": "BLA approval",
     "commercial_launch": "commercial launch",
 }
+_FIT_LABELS: dict[str, str] = {
+    "fits": "fits the program",
+    "check": "to be checked (see the reasons below)",
+    "does_not_fit": "does not fit the program",
+}
+# Where a program-file model's fields sit in the fact vocabulary (for their display labels).
+_FIELD_PREFIX: dict[str, str] = {
+    "Product": "product.",
+    "Indication": "indication.",
+    "Manufacturing": "manufacturing.",
+    "Clinical": "clinical.",
+}
+
+
+# ---------------------------------------------------------------- words for readers
+
+
+def _shown(fact: str, value: object) -> str:
+    """A fact's value as a reader sees it: the display label of an enum value, never its id."""
+    return display.label(fact, value)
+
+
+def _fact_label(fact: str) -> str:
+    """A fact's name as a reader sees it, capitalised to start a line."""
+    text = display.fact_label(fact)
+    return text[:1].upper() + text[1:]
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    """``1 question``, ``3 questions``."""
+    return display.plural(count, singular, plural)
+
+
+def _stages(mtype: MeetingType) -> str:
+    return ", ".join(_shown("clinical.stage", s) for s in mtype.stages)
+
+
+def _topic_label(topic: str, kn: MeetingKnowledge) -> str:
+    entry = kn.ctd.get(topic)
+    return entry.label if entry else topic.replace("_", " ")
+
+
+def _meeting_name(type_id: str) -> str:
+    """A meeting type id as words (the meeting type ids of the contract, and earlier interactions)."""
+    return display.term(type_id)
 
 
 # ---------------------------------------------------------------- knowledge
@@ -282,7 +331,7 @@ def _meeting_date(
     elif planned is not None and link is not None and link.planned is not None:
         label = MILESTONE_LABELS[link.planned]
         if planned >= earliest:
-            day, basis = planned, f"the planned {label} (clinical.milestones.{link.planned})"
+            day, basis = planned, f"the planned {label} date in the program file"
         else:
             day = earliest
             basis = (
@@ -372,21 +421,22 @@ def _pre_ind_ready(program: ProgramFile) -> tuple[bool | None, str]:
     methods = m.analytical_methods if m else None
     potency = m.potency_assay.status if m and m.potency_assay else None
     if process is None:
-        return None, "manufacturing.process_status is not given, so cmcadvisor cannot tell INTERACT from pre-IND readiness"
+        return None, "the manufacturing process status is not given, so cmcadvisor cannot tell INTERACT from pre-IND readiness"
     if process == "research":
         return False, (
-            "the manufacturing process for the clinical studies is not yet defined (manufacturing.process_status: research), "
+            "the manufacturing process for the clinical studies is not yet defined (process status: research), "
             "which is INTERACT territory"
         )
     if methods is None and potency in (None, "none"):
         return None, (
-            f"the process is defined (manufacturing.process_status: {process}) but no assays are recorded "
-            "(manufacturing.analytical_methods, manufacturing.potency_assay.status); pre-IND expects assays and preliminary "
+            f"the process is defined (process status: {_shown('manufacturing.process_status', process)}) but no assays are "
+            "recorded (analytical methods, potency assay status); pre-IND expects assays and preliminary "
             "lot-release criteria"
         )
     return True, (
-        f"the clinical manufacturing process is defined (manufacturing.process_status: {process}) and assays exist "
-        f"(analytical methods: {methods or 'not given'}; potency assay: {potency or 'not given'}), which is pre-IND territory"
+        f"the clinical manufacturing process is defined (process status: {_shown('manufacturing.process_status', process)}) "
+        f"and assays exist (analytical methods: {_shown('manufacturing.analytical_methods', methods)}; potency assay: "
+        f"{_shown('manufacturing.potency_assay.status', potency)}), which is pre-IND territory"
     )
 
 
@@ -403,13 +453,18 @@ def _fit(
     fit: Fit
     if stage is None:
         fit = "check"
-        reasons.append("clinical.stage is not given; cmcadvisor cannot tell whether this meeting suits the program's stage.")
+        reasons.append("The clinical stage is not given; cmcadvisor cannot tell whether this meeting suits the program's stage.")
     elif stage in mtype.stages:
         fit = "fits"
-        reasons.append(f"The program's stage ({stage}) is one the {mtype.name} serves ({', '.join(mtype.stages)}).")
+        reasons.append(
+            f"The program's stage ({_shown('clinical.stage', stage)}) is one the {mtype.name} serves ({_stages(mtype)})."
+        )
     else:
         fit = "does_not_fit"
-        reasons.append(f"The program's stage ({stage}) is not one the {mtype.name} usually serves ({', '.join(mtype.stages)}).")
+        reasons.append(
+            f"The program's stage ({_shown('clinical.stage', stage)}) is not one the {mtype.name} usually serves "
+            f"({_stages(mtype)})."
+        )
     held = _held(program, as_of)
     ms = _milestones(program)
 
@@ -447,11 +502,11 @@ def _fit(
             downgrade("check")
             reasons.append(
                 "A Type A meeting needs a stalled program or an important safety issue; the program file does not show one "
-                "(clinical.ind_status is not clinical_hold)."
+                "(the IND is not on clinical hold)."
             )
     if mtype.id == "eop2" and stage == "phase1" and "eop2_meeting" in ms:
         fit = "check"
-        reasons.append("The program plans an end-of-phase-2 meeting (clinical.milestones.eop2_meeting) from phase 1.")
+        reasons.append("The program file plans an end-of-phase-2 meeting from phase 1.")
     if mtype.id == "pre_bla" and stage == "phase2" and ("bla_submission" in ms or "pre_bla_meeting" in ms):
         fit = "check"
         reasons.append(
@@ -479,13 +534,14 @@ def _fit(
     if mtype.question_min and n_questions < mtype.question_min:
         downgrade("check")
         reasons.append(
-            f"Only {n_questions} question(s) could be drawn from the findings; the {mtype.name} expects at least "
-            f"{mtype.question_min}."
+            f"Only {_plural(n_questions, 'question')} (counting each point of a merged question) could be drawn from the "
+            f"findings; the {mtype.name} expects at least {mtype.question_min}."
         )
     if fit == "does_not_fit":
         suggested = suggest_types(program, as_of)
         if suggested:
-            reasons.append(f"For this program cmcadvisor suggests: {', '.join(suggested)}.")
+            names = ", ".join(_meeting_name(t) for t in suggested)
+            reasons.append(f"For this program cmcadvisor suggests: {names}.")
     return fit, reasons
 
 
@@ -542,30 +598,48 @@ def _candidates(result: AssessmentResult, mtype: MeetingType, kn: MeetingKnowled
     return sorted(by_rule.values(), key=lambda c: (c.severity, c.rank, c.finding.id))
 
 
-def _select(cands: list[_Candidate], mtype: MeetingType, kn: MeetingKnowledge) -> tuple[list[_Candidate], list[str]]:
-    """The candidates the draft keeps, within the type's limits (or cmcadvisor's default cap)."""
-    if mtype.topic_limit is None and mtype.question_limit is None and mtype.discipline_limit is None:
-        return cands[: kn.settings.max_questions], []
-    limit = mtype.question_limit or kn.settings.max_questions
-    topics: list[str] = []
+def _select(
+    cands: list[_Candidate], mtype: MeetingType, kn: MeetingKnowledge
+) -> tuple[dict[str, list[_Candidate]], list[str], int]:
+    """The candidates the draft keeps, merged by topic (one question each), within the type's limits.
+
+    A candidate joins the question on its own main topic; under a topic limit (Type D) it may join
+    a kept topic it shares instead. The number of questions is capped by the type's question limit
+    or cmcadvisor's default; where a type limits questions (Type D: 3 to 5), each merged point
+    counts as one, since the question asks about each. Returns the questions' candidates by topic,
+    the kept topics where the type limits them, and how many candidates were left out.
+    """
+    limited = mtype.topic_limit is not None or mtype.question_limit is not None or mtype.discipline_limit is not None
+    cap = min(mtype.question_limit or kn.settings.max_questions, kn.settings.max_questions)
+    groups: dict[str, list[_Candidate]] = {}
     disciplines: list[str] = []
-    picked: list[_Candidate] = []
+    points = 0
+    left_out = 0
     for cand in cands:
-        shared = [t for t in cand.relevant if t in topics]
-        new_topic = None if shared else cand.relevant[0]
-        if new_topic is not None and mtype.topic_limit is not None and len(topics) >= mtype.topic_limit:
+        own = cand.relevant[0]
+        topic = own
+        if own not in groups and mtype.topic_limit is not None:
+            topic = next((t for t in cand.relevant if t in groups), own)
+        if topic not in groups:
+            discipline = _discipline(topic, kn)
+            new_discipline = discipline not in disciplines
+            if (
+                len(groups) >= cap
+                or (mtype.topic_limit is not None and len(groups) >= mtype.topic_limit)
+                or (new_discipline and mtype.discipline_limit is not None and len(disciplines) >= mtype.discipline_limit)
+            ):
+                left_out += 1
+                continue
+        if mtype.question_limit is not None and points >= mtype.question_limit:
+            left_out += 1
             continue
-        discipline = _discipline((shared or [cand.relevant[0]])[0], kn)
-        if discipline not in disciplines and mtype.discipline_limit is not None and len(disciplines) >= mtype.discipline_limit:
-            continue
-        if new_topic is not None:
-            topics.append(new_topic)
-        if discipline not in disciplines:
-            disciplines.append(discipline)
-        picked.append(cand)
-        if len(picked) >= limit:
-            break
-    return picked, topics
+        if topic not in groups:
+            groups[topic] = []
+            if _discipline(topic, kn) not in disciplines:
+                disciplines.append(_discipline(topic, kn))
+        groups[topic].append(cand)
+        points += 1
+    return groups, (list(groups) if limited else []), left_out
 
 
 def _sentence_start(title: str) -> str:
@@ -577,53 +651,70 @@ def _sentence_start(title: str) -> str:
     return text
 
 
-def _question(cand: _Candidate, mtype: MeetingType, kn: MeetingKnowledge, topic: str) -> MeetingQuestion:
-    finding = cand.finding
+def _points_text(points: list[str]) -> str:
+    """The points a question asks about, as the end of the question."""
+    if len(points) == 1:
+        return f"in particular on this point: {points[0]}"
+    lettered = [f"({chr(ord('a') + i)}) {p}" for i, p in enumerate(points)]
+    return "in particular on these points: " + "; ".join(lettered[:-1]) + f"; and {lettered[-1]}"
+
+
+def _question(topic: str, members: list[_Candidate], mtype: MeetingType, kn: MeetingKnowledge) -> MeetingQuestion:
+    """One question for FDA on ``topic``, merging every kept finding on it (the most severe first)."""
+    findings = [c.finding for c in members]
+    lead = findings[0]
     entry = kn.ctd.get(topic)
     label = entry.label if entry else topic.replace("_", " ")
-    section = next((kn.ctd[t].section for t in (*cand.relevant, *finding.topics) if t in kn.ctd and kn.ctd[t].section), None)
-    rules = sorted({finding.rule, *(f.rule for f in cand.also)})
-    context = finding.detail
-    if cand.also:
-        context += f" (The same rule also fired as {', '.join(f.id for f in cand.also)}.)"
+    topics = list(dict.fromkeys([topic, *(t for f in findings for t in f.topics)]))
+    section = next((kn.ctd[t].section for t in (topic, *lead.topics) if t in kn.ctd and kn.ctd[t].section), None)
+    rules = sorted({f.rule for c in members for f in (c.finding, *c.also)})
+    ids = list(dict.fromkeys(f.id for c in members for f in (c.finding, *c.also)))
+    points = list(dict.fromkeys(_sentence_start(f.title) for f in findings))
+    facts: dict[str, Scalar | list[str]] = {}
+    for finding in findings:
+        for name, value in finding.facts.items():
+            facts.setdefault(name, value)
+    details = list(dict.fromkeys(f.detail for f in findings))
+    default = f"Does the Agency agree that the sponsor's proposed approach to {label} is adequate"
+    ask = entry.ask if entry and entry.ask else default
     where = f" (CTD {section})" if section else ""
+    each = ", answering each point of the question" if len(points) > 1 else ""
     return MeetingQuestion(
-        text=(
-            f"Does the Agency agree that the sponsor's proposed approach to {label} is adequate {mtype.milestone_phrase}, "
-            f"considering this point: {_sentence_start(finding.title)}?"
-        ),
-        topics=list(finding.topics),
+        text=f"{ask} {mtype.milestone_phrase}, {_points_text(points)}?",
+        topics=topics,
         ctd_section=section,
         rules=rules,
         discipline=entry.discipline if entry else "cmc",
-        context=context,
-        facts=dict(finding.facts),
+        context=" ".join(details),
+        facts=facts,
         sponsor_position=(
-            f"[Sponsor's position: state the proposal on {label} and why it is adequate, with the supporting data in the "
-            f"attachment for this question{where}.]"
+            f"[Sponsor's position on {label}: state the proposal and why it is adequate{each}, with the supporting data "
+            f"in the attachment for this question{where}.]"
         ),
-        finding=finding.id,
-        severity=finding.severity,
-        citations=[c.id for c in finding.citations],
+        finding=lead.id,
+        severity=lead.severity,
+        citations=list(dict.fromkeys(c.id for f in findings for c in f.citations)),
+        findings=ids,
+        points=points,
     )
 
 
 def _questions(
     result: AssessmentResult, mtype: MeetingType, kn: MeetingKnowledge
 ) -> tuple[list[MeetingQuestion], int, list[str], int]:
-    """Numbered questions grouped by discipline; how many candidates were left out; Type D topics; topic spread."""
+    """Numbered questions (one per topic) grouped by discipline; findings left out; kept topics; topic spread."""
     cands = _candidates(result, mtype, kn)
-    picked, chosen_topics = _select(cands, mtype, kn)
+    groups, chosen_topics, left_out = _select(cands, mtype, kn)
     spread = len({c.relevant[0] for c in cands})
     drafts: list[tuple[int, int, int, str, MeetingQuestion]] = []
-    for cand in picked:
-        topic = next((t for t in cand.relevant if t in chosen_topics), cand.relevant[0])
-        question = _question(cand, mtype, kn, topic)
+    for topic, members in groups.items():
+        question = _question(topic, members, mtype, kn)
         order = DISCIPLINE_ORDER.index(question.discipline) if question.discipline in DISCIPLINE_ORDER else len(DISCIPLINE_ORDER)
-        drafts.append((order, cand.severity, cand.rank, cand.finding.id, question))
+        first = members[0]
+        drafts.append((order, first.severity, first.rank, first.finding.id, question))
     drafts.sort(key=lambda d: d[:4])
     numbered = [d[4].model_copy(update={"number": n}) for n, d in enumerate(drafts, 1)]
-    return numbered, len(cands) - len(picked), chosen_topics, spread
+    return numbered, left_out, chosen_topics, spread
 
 
 def _agenda(questions: list[MeetingQuestion]) -> list[str]:
@@ -642,7 +733,7 @@ def _cdrp(result: AssessmentResult, kn: MeetingKnowledge) -> str | None:
     rules = set(kn.settings.cdrp.rules)
     for finding in result.findings:
         if finding.rule in rules and finding.status == "open" and finding.kind != "undetermined":
-            return kn.settings.cdrp.note.replace("{finding}", finding.id).replace("{rule}", finding.rule)
+            return kn.settings.cdrp.note
     return None
 
 
@@ -665,7 +756,7 @@ def plan_meeting(
     as_of = datetime.date.fromisoformat(result.as_of)
     sched = _schedule(mtype, as_of, program, desired)
     questions, left_out, chosen_topics, spread = _questions(result, mtype, types)
-    fit, reasons = _fit(mtype, program, as_of, len(questions), spread)
+    fit, reasons = _fit(mtype, program, as_of, sum(max(1, len(q.points)) for q in questions), spread)
     limits: list[str] = []
     if mtype.max_pages:
         limits.append(f"Package: at most {mtype.max_pages} pages (OTP).")
@@ -681,14 +772,17 @@ def plan_meeting(
             parts.append(f"input from at most {mtype.discipline_limit} disciplines or divisions")
         limits.append(f"{mtype.fda_category} scope: {'; '.join(parts)}.")
         if chosen_topics:
-            limits.append(f"Topics kept: {', '.join(chosen_topics)}.")
+            limits.append(f"Topics kept: {'; '.join(_topic_label(t, types) for t in chosen_topics)}.")
     if left_out:
         cap = (
             ""
             if mtype.question_limit
-            else f" (cmcadvisor keeps {types.settings.max_questions}; a drafting choice, not an FDA limit)"
+            else f" (cmcadvisor keeps {types.settings.max_questions} questions, one per topic; a drafting choice, "
+            "not an FDA limit)"
         )
-        limits.append(f"{left_out} further open finding(s) could also be raised; the draft keeps the most pressing{cap}.")
+        limits.append(
+            f"{_plural(left_out, 'further open finding')} could also be raised; the draft keeps the most pressing{cap}."
+        )
     assumptions: list[str] = []
     if mtype.category_note:
         assumptions.append(mtype.category_note)
@@ -711,7 +805,7 @@ def plan_meeting(
     assumptions.append(types.settings.scheduling_note)
     assumptions.append(
         "Dates are calendar days counted from FDA's receipt of the request; weekends and US federal holidays are not "
-        "moved. request_due is the last day FDA can receive the request for its goal window to reach the meeting date; "
+        "moved. The request due date is the last day FDA can receive the request for its goal window to reach the meeting date; "
         "FDA sets the final date and format."
     )
     cdrp = _cdrp(result, types)
@@ -821,8 +915,23 @@ class QuestionGroup(_BriefModel):
     questions: list[MeetingQuestion]
 
 
+class TraceEntry(_BriefModel):
+    """Where one part of the brief comes from, for the internal traceability appendix (never the body)."""
+
+    item: str
+    rules: list[str] = Field(default_factory=list)
+    findings: list[str] = Field(default_factory=list)
+    severity: str | None = None
+    facts: dict[str, Scalar | list[str]] = Field(default_factory=dict)
+    citations: list[str] = Field(default_factory=list)
+
+
 class Brief(_BriefModel):
-    """A meeting, its request and package outline, and the sources behind them: what the renderers print."""
+    """A meeting, its request and package outline, and the sources behind them: what the renderers print.
+
+    Everything but ``trace`` is FDA-facing text: no rule, finding or citation ids and no fact paths.
+    ``question_sources`` gives each question's sources as numbers into ``sources`` (1-based).
+    """
 
     title: str
     program: ProgramRef
@@ -836,13 +945,19 @@ class Brief(_BriefModel):
     question_groups: list[QuestionGroup]
     attachments: list[str]
     sources: list[CitationRef]
+    fit_label: str = ""
+    as_of_text: str = ""
+    sponsor: str | None = None
+    question_sources: dict[int, list[int]] = Field(default_factory=dict)
+    trace: list[TraceEntry] = Field(default_factory=list)
 
 
 def _fields(model: BaseModel | None, names: Iterable[str]) -> list[str]:
     if model is None:
         return []
     data = model.model_dump()
-    return [f"{name.replace('_', ' ').capitalize()}: {show_value(data[name])}" for name in names if data.get(name) is not None]
+    prefix = _FIELD_PREFIX.get(type(model).__name__, "")
+    return [f"{_fact_label(prefix + name)}: {_shown(prefix + name, data[name])}" for name in names if data.get(name) is not None]
 
 
 def _focus(question: MeetingQuestion, mtype: MeetingType, kn: MeetingKnowledge) -> str:
@@ -861,7 +976,7 @@ def _outline_lines(
     if item == "application_number":
         if ind_status in ("active", "clinical_hold"):
             return ["IND [number]"]
-        return [f"Not yet assigned: no IND is open (clinical.ind_status: {ind_status or 'not given'})."]
+        return [f"Not yet assigned: no IND is open (IND status: {_shown('clinical.ind_status', ind_status)})."]
     if item == "product_name":
         return [f"{p.name} (program {p.id})" + (f", sponsored by {p.sponsor}" if p.sponsor else "")]
     if item == "product_description":
@@ -892,9 +1007,10 @@ def _outline_lines(
         return [f"{meeting.name} ({meeting.fda_category}). {meeting.purpose}", *meeting.fit_reasons]
     if item == "purpose":
         lines = [
-            f"To obtain the Agency's feedback on {len(meeting.questions)} question(s) "
+            f"To obtain the Agency's feedback on {_plural(len(meeting.questions), 'question')} "
             + (f"on {', '.join(focus)}." if focus else "[list the topics]."),
-            f"Program stage: {(clin.stage if clin else None) or 'not given'}; IND status: {ind_status or 'not given'}.",
+            f"Program stage: {_shown('clinical.stage', clin.stage if clin else None)}; "
+            f"IND status: {_shown('clinical.ind_status', ind_status)}.",
             "[Background of the issues, completed and planned studies, the data to be discussed, and where the meeting "
             "fits in development.]",
         ]
@@ -929,7 +1045,10 @@ def _outline_lines(
         lines += _fields(ind, ("doses_per_patient",))
         return [*lines, "[Dose, dosing regimen (frequency and duration) and presentation.]"]
     if item == "background":
-        lines = [f"Stage: {(clin.stage if clin else None) or 'not given'}; IND status: {ind_status or 'not given'}."]
+        lines = [
+            f"Stage: {_shown('clinical.stage', clin.stage if clin else None)}; "
+            f"IND status: {_shown('clinical.ind_status', ind_status)}."
+        ]
         ms = _milestones(program)
         if ms:
             lines.append(
@@ -938,19 +1057,20 @@ def _outline_lines(
         for inter in program.interactions or []:
             cmc = {True: ", CMC discussed", False: ", CMC not discussed", None: ""}[inter.cmc_discussed]
             lines.append(
-                f"Earlier FDA interaction: {inter.type} ({inter.date.isoformat() if inter.date else 'date not given'}{cmc})."
+                f"Earlier FDA interaction: {_meeting_name(inter.type)} "
+                f"({inter.date.isoformat() if inter.date else 'date not given'}{cmc})."
             )
         if mfg is not None:
             lines += _fields(
                 mfg, ("strategy", "process_status", "analytical_methods", "release_turnaround_days", "stability_months")
             )
             if mfg.potency_assay and mfg.potency_assay.status:
-                lines.append(f"Potency assay: {mfg.potency_assay.status}")
+                lines.append(f"Potency assay: {_shown('manufacturing.potency_assay.status', mfg.potency_assay.status)}")
         desig = program.designations
         if desig is not None:
             granted = [name for name, value in desig.model_dump().items() if value == "granted"]
             if granted:
-                lines.append(f"Designations granted: {', '.join(granted)}.")
+                lines.append(f"Designations granted: {', '.join(display.fact_label('designations.' + g) for g in granted)}.")
         lines.append("[A short history of the program and the events leading to this meeting.]")
         return lines
     if item == "attachments":
@@ -1031,7 +1151,38 @@ def build_brief(result: AssessmentResult, program: ProgramFile, meeting: Meeting
     finding_refs = {c.id: c for f in result.findings for c in f.citations}
     extra = sorted({cid for q in meeting.questions for cid in q.citations} - set(cite_ids))
     sources += [finding_refs[cid] for cid in extra if cid in finding_refs]
+    numbers = {c.id: n for n, c in enumerate(sources, 1)}
+    trace = [
+        TraceEntry(
+            item=f"Question {q.number}",
+            rules=list(q.rules),
+            findings=list(q.findings or ([q.finding] if q.finding else [])),
+            severity=q.severity,
+            facts=dict(q.facts),
+            citations=list(q.citations),
+        )
+        for q in meeting.questions
+    ]
+    cdrp_rules = set(settings.cdrp.rules)
+    cdrp_findings = [f for f in result.findings if f.rule in cdrp_rules and f.status == "open" and f.kind != "undetermined"]
+    if meeting.cdrp and cdrp_findings:
+        first = cdrp_findings[0]
+        trace.append(
+            TraceEntry(
+                item="CDRP note",
+                rules=[first.rule],
+                findings=[first.id],
+                severity=first.severity,
+                facts=dict(first.facts),
+                citations=list(settings.cdrp.citations),
+            )
+        )
     return Brief(
+        fit_label=_FIT_LABELS[meeting.fit],
+        as_of_text=display.human_date(result.as_of),
+        sponsor=program.program.sponsor,
+        question_sources={q.number: [numbers[c] for c in q.citations if c in numbers] for q in meeting.questions},
+        trace=trace,
         title=f"{meeting.name} ({meeting.fda_category}): {result.program.name}",
         program=result.program,
         as_of=result.as_of,

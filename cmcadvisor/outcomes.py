@@ -1,10 +1,10 @@
 """From firings and verdicts to findings, pathway statuses and questions.
 
 Fills message placeholders from facts (never with ``str.format``: only ``{fact.name}`` and
-``{item.field}`` lookups), resolves citations, applies waivers, decides each pathway's status
-by precedence, and ranks missing facts by how many undetermined results each would settle.
-Output is sorted and numbered deterministically. It must not run the engine or format for
-display.
+``{item.field}`` lookups, each value through the display vocabulary), resolves citations,
+applies waivers, decides each pathway's status by precedence, and ranks missing facts by how
+many undetermined results each would settle. Output is sorted and numbered deterministically.
+It must not run the engine or lay out output for a format (that is the renderers' job).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from cmcadvisor import display
 from cmcadvisor.conditions import Firing
 from cmcadvisor.facts import FactSet, Item, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
-from cmcadvisor.models.knowledge import Citation
+from cmcadvisor.models.knowledge import Citation, DisplayFile
 from cmcadvisor.models.program import ProgramFile, Waiver
 from cmcadvisor.models.result import (
     CitationRef,
@@ -32,11 +33,12 @@ from cmcadvisor.models.result import (
     questions_from_dicts,
 )
 from cmcadvisor.models.rule import FINDING_KINDS, PATHWAY_IDS, SEVERITY_RANK
-from cmcadvisor.reference_eval import Truth, Verdict
+from cmcadvisor.reference_eval import Truth, Verdict, ruled_out
 from cmcadvisor.registry import LoadedRule, RulePack
 
 PATHWAY_PRECEDENCE = ("granted", "not_applicable", "not_eligible", "eligible")
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_.\[\]]+)\}")
+_ENUM_LIST = re.compile(r"\s*\(([a-z0-9_]+(?:, [a-z0-9_]+)+)\)")  # "(none, in_development, ...)" in a question
 
 
 @dataclass(frozen=True)
@@ -48,19 +50,7 @@ class Outcomes:
     questions: list[Question]
     waived: list[str]
     waivers_unused: list[str]
-
-
-def show_value(value: object) -> str:
-    """A fact value as prose: yes/no, lists joined, floats to two places, dates in ISO form."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return str(value)
+    excluded_citations: frozenset[str] = frozenset()  # citations the program's facts rule out
 
 
 def _item_label(item: Item | None) -> str:
@@ -70,22 +60,47 @@ def _item_label(item: Item | None) -> str:
     label = item.get("name") or item.get("description")
     if not isinstance(label, str) or not label.strip():
         return ""
-    text = " ".join(label.split())
-    return f" ({text if len(text) <= 60 else text[:57].rstrip() + '...'})"
+    return f" ({display.shorten(label, 60)})"
 
 
-def fill_message(template: str, facts: FactSet, item: Item | None) -> str:
-    """Replace ``{fact.name}`` and ``{item.field}`` with values; unknown ones read ``(not given)``."""
+def fill_message(
+    template: str,
+    facts: FactSet,
+    item: Item | None,
+    collection: str | None = None,
+    vocab: DisplayFile | None = None,
+) -> str:
+    """Replace ``{fact.name}`` and ``{item.field}`` with their human labels; unknown ones read ``(not given)``.
+
+    Every value goes through the display vocabulary (``series_a`` -> "Series A", 8000000 on a
+    dollar fact -> "US$ 8.0 million"); ``collection`` names the list an ``{item.field}`` belongs to.
+    """
 
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         if name.startswith("item.") and item is not None:
             value: object = item.get(name[5:])
+            path = f"{collection}[].{name[5:]}" if collection else name[5:]
         else:
             value = facts.get(name)
-        return "(not given)" if value is None else show_value(value)
+            path = name
+        return "(not given)" if value is None else display.label(path, value, vocab)
 
     return " ".join(_PLACEHOLDER.sub(lookup, template).split())
+
+
+def rule_message(
+    rule: LoadedRule,
+    facts: FactSet,
+    item: Item | None,
+    collection: str | None = None,
+    vocab: DisplayFile | None = None,
+) -> str:
+    """A rule's message filled for one program, with the ``then.notes`` its facts do not rule out."""
+    then = rule.spec.then
+    text = fill_message(then.message, facts, item, collection, vocab)
+    notes = [fill_message(n.text, facts, item, collection, vocab) for n in then.notes if not ruled_out(n.applies_when, facts)]
+    return " ".join([text, *notes]) if notes else text
 
 
 def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> dict[str, Value | list[str]]:
@@ -139,6 +154,29 @@ def cite(kb: KnowledgeBase, ids: Sequence[str]) -> list[CitationRef]:
         _CITATION_REFS[key] = ref
         refs.append(ref)
     return refs
+
+
+_CONDITIONAL: dict[str, tuple[tuple[str, Any], ...]] = {}
+
+
+def excluded_citations(kb: KnowledgeBase, facts: FactSet) -> frozenset[str]:
+    """The citations whose ``applies_when`` the program's facts make false (e.g. 21 CFR 1271 for an AAV vector)."""
+    conditional = _CONDITIONAL.get(kb.sha256)
+    if conditional is None:
+        if len(_CONDITIONAL) >= 8:
+            _CONDITIONAL.clear()
+        conditional = _CONDITIONAL[kb.sha256] = tuple(
+            (cid, c.applies_when) for cid, c in kb.citations.items() if c.applies_when is not None
+        )
+    return frozenset(cid for cid, condition in conditional if ruled_out(condition, facts))
+
+
+def _kept(citations: list[Any], excluded: AbstractSet[str]) -> list[Any]:
+    """Citations (ids or refs) without the excluded ones; the same list when none is excluded."""
+    if not excluded:
+        return citations
+    kept = [c for c in citations if (c if isinstance(c, str) else c.id) not in excluded]
+    return kept if len(kept) != len(citations) else citations
 
 
 def _waiver_index(program: ProgramFile, pack: RulePack, as_of: datetime.date) -> dict[str, tuple[Waiver, bool, str | None]]:
@@ -244,8 +282,12 @@ def build_findings(
     verdicts: Mapping[str, Verdict],
     program: ProgramFile,
     as_of: datetime.date,
+    excluded: AbstractSet[str] = frozenset(),
 ) -> tuple[list[FindingResult], list[str], list[str]]:
-    """Findings for every firing of a finding rule and every undetermined rule; waivers applied."""
+    """Findings for every firing of a finding rule and every undetermined rule; waivers applied.
+
+    Citations in ``excluded`` (ruled out by the program's facts) are not shown with a finding.
+    """
     waivers = _waiver_index(program, pack, as_of) if program.waivers else {}
     plan = _pack_findings(pack, kb)
     statics = plan.statics
@@ -280,8 +322,8 @@ def build_findings(
                     "rule": spec.id,
                     "kind": spec.kind,
                     "severity": spec.severity,
-                    "title": fill_message(spec.then.title or spec.title, facts, item) + _item_label(item),
-                    "detail": fill_message(spec.then.message, facts, item),
+                    "title": fill_message(spec.then.title or spec.title, facts, item, collection, kb.display) + _item_label(item),
+                    "detail": rule_message(rule, facts, item, collection, kb.display),
                     "topics": static.topics,
                     "due": static.due,
                     "status": status,
@@ -302,7 +344,9 @@ def build_findings(
             continue
         drafts.append(((undetermined_rank, rule.id, -1), _undetermined(plan, rule, verdict.missing)))
     drafts.sort(key=lambda d: d[0])
-    findings = findings_from_dicts([{**body, "id": f"F-{n:04d}"} for n, (_, body) in enumerate(drafts, 1)])
+    findings = findings_from_dicts(
+        [{**body, "id": f"F-{n:04d}", "citations": _kept(body["citations"], excluded)} for n, (_, body) in enumerate(drafts, 1)]
+    )
     waived = sorted(f.rule for f in findings if f.status == "waived")
     unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
     return findings, waived, unused
@@ -314,8 +358,12 @@ def build_pathways(
     facts: FactSet,
     firings: Sequence[Firing],
     verdicts: Mapping[str, Verdict],
+    excluded: AbstractSet[str] = frozenset(),
 ) -> list[PathwayResult]:
-    """One entry per pathway of the program's regions (US always), decided by precedence."""
+    """One entry per pathway of the program's regions (US always), decided by precedence.
+
+    Every row has a next step: the deciding rule's, else the pathway's ``undetermined_step``.
+    """
     regions = set(facts.lists.get("program.regions", ())) | {"us"}
     fired_ids = {f.rule for f in firings}
     results: list[PathwayResult] = []
@@ -334,9 +382,9 @@ def build_pathways(
                     id=pathway_id,
                     name=name,
                     status=status,
-                    rationale=" ".join(fill_message(r.spec.then.message, facts, None) for r in chosen),
+                    rationale=" ".join(rule_message(r, facts, None, vocab=kb.display) for r in chosen),
                     rules=[r.id for r in chosen],
-                    citations=sorted({c for r in chosen for c in r.spec.citations}),
+                    citations=sorted({c for r in chosen for c in r.spec.citations} - set(excluded)),
                     next_step=next(
                         (r.spec.then.pathway.next_step for r in chosen if r.spec.then.pathway and r.spec.then.pathway.next_step),
                         None,
@@ -349,10 +397,14 @@ def build_pathways(
         missing = sorted({m for r in unknown for m in verdicts[r.id].missing})
         if unknown:
             rationale = (
-                "Cannot decide yet: " + "; ".join(r.spec.title for r in unknown) + ". Missing facts: " + ", ".join(missing) + "."
+                "Cannot decide yet: "
+                + "; ".join(r.spec.title for r in unknown)
+                + ". Missing facts: "
+                + ", ".join(dict.fromkeys(display.fact_label(m, kb.display) for m in missing))
+                + "."
             )
         elif rules:
-            checked = "; ".join(f"{r.id} ({r.spec.title})" for r in rules)
+            checked = "; ".join(r.spec.title for r in rules)
             rationale = (
                 "The facts given neither meet nor rule out the criteria cmcadvisor checks for this pathway, "
                 f"so it cannot decide: {checked}. Judge eligibility against the cited sources."
@@ -366,19 +418,50 @@ def build_pathways(
                 status="undetermined",
                 rationale=rationale,
                 rules=[r.id for r in (unknown or rules)],
-                citations=sorted({c for r in unknown for c in r.spec.citations})
-                or (list(kb.pathways[pathway_id].citations) if pathway_id in kb.pathways else []),
+                citations=_kept(
+                    sorted({c for r in unknown for c in r.spec.citations})
+                    or (list(kb.pathways[pathway_id].citations) if pathway_id in kb.pathways else []),
+                    excluded,
+                ),
+                next_step=_undetermined_step(kb, pathway_id, missing),
                 missing_facts=missing,
             )
         )
     return results
 
 
+def _undetermined_step(kb: KnowledgeBase, pathway_id: str, missing: Sequence[str]) -> str | None:
+    """The next step of an undecided pathway: answer what is missing, then the pathway's own step."""
+    pathway = kb.pathways.get(pathway_id)
+    own = " ".join(pathway.undetermined_step.split()) if pathway and pathway.undetermined_step else None
+    vocab = vocabulary()
+    asks = list(
+        dict.fromkeys(
+            _without_value_list(vocab[generic].question, frozenset(vocab[generic].allowed))
+            for generic in (_INDEX.sub("[]", name) for name in missing if not name.startswith("derived."))
+            if generic in vocab
+        )
+    )
+    if not asks:
+        return own or "Answer the open questions below; then judge eligibility against the cited sources."
+    more = f" {display.plural(len(asks) - 3, 'further question')} in the list of questions." if len(asks) > 3 else ""
+    asks = asks[:3]
+    lead = "Answer the open questions that decide it: " + " ".join(asks) + more
+    return f"{lead} {own}" if own else lead
+
+
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
-def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdict]) -> list[Question]:
-    """Missing facts, most valuable first: each names the results it would help settle."""
+def _without_value_list(question: str, allowed: frozenset[str]) -> str:
+    """A question without its "(none, in_development, ...)" list of raw values (the labels follow it)."""
+    return _ENUM_LIST.sub(lambda m: "" if set(m.group(1).split(", ")) <= allowed else m.group(0), question)
+
+
+def build_questions(
+    pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdict], labels: DisplayFile | None = None
+) -> list[Question]:
+    """Missing facts, most valuable first: each names the results it would help settle (values by their labels)."""
     derivers = pack.derivers
 
     def expand(missing: AbstractSet[str], seen: set[str]) -> set[str]:
@@ -412,7 +495,7 @@ def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdi
         match = _INDEX.search(name) if "[" in name else None
         generic = _INDEX.sub("[]", name) if match else name
         info = vocab.get(generic)
-        text = info.question if info else f"What is {name}?"
+        text = info.question if info else f"What is the {display.fact_label(name, labels)}?"
         if match:
             index = int(match.group(1))
             collection = name.split("[", 1)[0]
@@ -420,7 +503,8 @@ def build_questions(pack: RulePack, facts: FactSet, verdicts: Mapping[str, Verdi
             label = (items[index].get("name") or items[index].get("description")) if index < len(items) else None
             text = f"{text} (item {index + 1}{': ' + str(label) if label else ''})"
         if info and info.allowed:
-            text = f"{text} One of: {', '.join(info.allowed)}."
+            text = _without_value_list(text, frozenset(info.allowed))
+            text = f"{text} One of: {', '.join(display.label(generic, v, labels) for v in info.allowed)}."
         questions.append((-len(targets), name, {"field": name, "question": text, "unlocks": sorted(targets)}))
     questions.sort(key=lambda q: (q[0], q[1]))
     return questions_from_dicts([body for _, _, body in questions])
@@ -436,11 +520,13 @@ def build_outcomes(
     as_of: datetime.date,
 ) -> Outcomes:
     """Pathways, findings and questions for one evaluated program."""
-    findings, waived, unused = build_findings(pack, kb, facts, firings, verdicts, program, as_of)
+    excluded = excluded_citations(kb, facts)
+    findings, waived, unused = build_findings(pack, kb, facts, firings, verdicts, program, as_of, excluded)
     return Outcomes(
-        pathways=build_pathways(pack, kb, facts, firings, verdicts),
+        pathways=build_pathways(pack, kb, facts, firings, verdicts, excluded),
         findings=findings,
-        questions=build_questions(pack, facts, verdicts),
+        questions=build_questions(pack, facts, verdicts, kb.display),
         waived=waived,
         waivers_unused=unused,
+        excluded_citations=excluded,
     )

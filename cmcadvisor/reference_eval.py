@@ -14,8 +14,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cmcadvisor.conditions import DERIVED_PREFIX, And, CompiledRule, Firing, Lit, Node, Value
+from cmcadvisor.conditions import DERIVED_PREFIX, And, CompiledRule, Firing, Lit, Node, Value, to_nnf
 from cmcadvisor.facts import FactSet, Item
+from cmcadvisor.models.rule import Condition
 
 
 class Truth(enum.IntEnum):
@@ -486,3 +487,30 @@ def classify(rules: Sequence[CompiledRule], facts: FactSet, derived_true: Iterab
         changed = [rule for rule in plan.chained if not added.isdisjoint(rule.shape.derived)]
         for rule in changed:
             verdicts[rule.id] = _verdict(rule, d, collections, true_set, unknown)
+
+
+_APPLICABILITY: dict[int, tuple[Condition, Node]] = {}
+_LAST_FLAT: tuple[FactSet | None, Facts] = (None, {})
+
+
+def ruled_out(condition: Condition | None, facts: FactSet) -> bool:
+    """Whether a knowledge text's ``applies_when`` is FALSE for the program (unknown does not rule out).
+
+    Knowledge texts and citations carry applicability conditions in the rules' language; one is
+    left out only where the declared facts contradict it, so a program that does not say what its
+    product is still sees every text.
+    """
+    global _LAST_FLAT
+    if condition is None:
+        return False
+    entry = _APPLICABILITY.get(id(condition))
+    if entry is None or entry[0] is not condition:
+        if len(_APPLICABILITY) >= 4096:  # a few knowledge bases per process at most
+            _APPLICABILITY.clear()
+        entry = (condition, to_nnf(condition))  # the condition is kept, so its id cannot be reused
+        _APPLICABILITY[id(condition)] = entry
+    last = _LAST_FLAT  # one program's texts are judged together: flatten its facts once (a local: thread-safe)
+    if last[0] is not facts:
+        last = _LAST_FLAT = (facts, flat_facts(facts))
+    _, truth_fn, _ = _compiled(entry[1])
+    return truth_fn(last[1], None) == 0

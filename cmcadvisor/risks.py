@@ -4,7 +4,9 @@
 findings enter the register and how they are scored); ``build_risks`` makes one
 :class:`~cmcadvisor.models.result.Risk` per registered finding, in the spirit of ICH Q9(R1):
 cause, effect, likelihood and impact (1-5), score and level, mitigation, owner and trigger.
-The scoring is a cmcadvisor heuristic kept as data, not a scale from ICH Q9(R1).
+The scoring is a cmcadvisor heuristic kept as data, not a scale from ICH Q9(R1). Category texts
+and citations carry applicability conditions (``applies_when``); the parts the program's facts
+rule out are left out, so an in vivo vector program never reads cell-therapy advice.
 
 This module only maps findings to risks. It must not evaluate rules, invent findings, read the
 clock, print, or format for any output (renderers do that).
@@ -13,15 +15,19 @@ clock, print, or format for any output (renderers do that).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from cmcadvisor import display
 from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
+from cmcadvisor.facts import FactSet
 from cmcadvisor.loader import data_dir, format_loc, load_document
 from cmcadvisor.models.knowledge import RiskCategoriesFile, RiskCategory
 from cmcadvisor.models.result import FindingResult, Risk
-from cmcadvisor.models.rule import TOPICS
+from cmcadvisor.models.rule import TOPICS, TextPart
+from cmcadvisor.reference_eval import ruled_out
 from cmcadvisor.validation import validate_document
 
 RISK_CATEGORIES_FILE = "risk_categories.yaml"
@@ -94,6 +100,10 @@ def load_risk_categories(folder: Path | None = None, *, citations: Collection[st
                 problem(where, f"topic {topic} is already in category {by_topic[topic]}")
             else:
                 by_topic[topic] = cid
+        for name in ("effect", "mitigation", "trigger"):
+            text = getattr(category, name)
+            if not isinstance(text, str) and all(part.applies_when is not None for part in text):
+                problem(("categories", cid, name), "needs at least one part without applies_when, so no program reads it empty")
         if citations is not None and not fell_back:
             for index, ref in enumerate(category.citations):
                 if ref not in citations:
@@ -143,34 +153,50 @@ def _sentence(text: str) -> str:
     return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
-def _mitigation(finding: FindingResult, category: RiskCategory) -> str:
-    text = f"{_sentence(category.mitigation)} Finding-specific action: see {finding.id} ({finding.rule})."
+def text_for(text: str | Sequence[TextPart], facts: FactSet | None) -> str:
+    """A category text for one program: the parts its facts do not rule out, as sentences."""
+    if isinstance(text, str):
+        return _sentence(text)
+    return " ".join(_sentence(p.text) for p in text if facts is None or not ruled_out(p.applies_when, facts))
+
+
+def _mitigation(finding: FindingResult, category: RiskCategory, facts: FactSet | None) -> str:
+    text = f"{text_for(category.mitigation, facts)} For the specific action, see the finding of the same title."
     waiver = finding.waiver
     if finding.status == "waived" and waiver is not None:
         text += (
-            f" Risk accepted under a waiver approved by {waiver.approved_by} on {waiver.approved_on},"
-            f" expiring {waiver.expires}: {_sentence(waiver.justification)}"
+            f" Risk accepted under a waiver approved by {waiver.approved_by} on {display.human_date(waiver.approved_on)},"
+            f" expiring {display.human_date(waiver.expires)}: {_sentence(waiver.justification)}"
         )
     return text
 
 
-def _risk(finding: FindingResult, cid: str, category: RiskCategory, likelihood: int, impact: int) -> Risk:
+def _risk(
+    finding: FindingResult,
+    cid: str,
+    category: RiskCategory,
+    scores: tuple[int, int],
+    facts: FactSet | None,
+    excluded: AbstractSet[str],
+) -> Risk:
+    likelihood, impact = scores
     score = likelihood * impact
     waived = finding.status == "waived"
-    citations = list(dict.fromkeys([*(c.id for c in finding.citations), *category.citations]))
+    cited = dict.fromkeys([*(c.id for c in finding.citations), *category.citations])
+    citations = [c for c in cited if c not in excluded]
     return Risk(
         id="",
         title=finding.title + (WAIVED_MARK if waived else ""),
         category=cid,
         cause=" ".join(part for part in (_sentence(finding.title), _sentence(finding.detail)) if part),
-        effect=_sentence(category.effect),
+        effect=text_for(category.effect, facts),
         likelihood=likelihood,
         impact=impact,
         score=score,
         level=risk_level(score),
-        mitigation=_mitigation(finding, category),
+        mitigation=_mitigation(finding, category, facts),
         owner=category.owner,
-        trigger=_sentence(category.trigger),
+        trigger=text_for(category.trigger, facts),
         rules=[finding.rule],
         topics=list(finding.topics),
         status="waived" if waived else "open",
@@ -179,14 +205,22 @@ def _risk(finding: FindingResult, cid: str, category: RiskCategory, likelihood: 
     )
 
 
-def build_risks(findings: Sequence[FindingResult], categories: RiskCategories) -> list[Risk]:
-    """One risk per registered finding, sorted by (-score, category, rule, finding id), ids R-001...."""
+def build_risks(
+    findings: Sequence[FindingResult],
+    categories: RiskCategories,
+    facts: FactSet | None = None,
+    excluded: AbstractSet[str] = frozenset(),
+) -> list[Risk]:
+    """One risk per registered finding, sorted by (-score, category, rule, finding id), ids R-001....
+
+    With ``facts``, category texts keep only the parts the program's facts do not rule out;
+    ``excluded`` citations (see :func:`cmcadvisor.outcomes.excluded_citations`) are left out.
+    """
     risks: list[Risk] = []
     for finding in findings:
         if not is_registered(finding, categories):
             continue
         cid = category_of(finding, categories)
-        likelihood, impact = score_of(finding, categories)
-        risks.append(_risk(finding, cid, categories.categories[cid], likelihood, impact))
+        risks.append(_risk(finding, cid, categories.categories[cid], score_of(finding, categories), facts, excluded))
     risks.sort(key=lambda r: (-r.score, r.category, r.rules[0], r.finding or ""))
     return [r.model_copy(update={"id": f"R-{n:03d}"}) for n, r in enumerate(risks, 1)]

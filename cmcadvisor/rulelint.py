@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import datetime
 import re
+import types
+import typing
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from pydantic import BaseModel
+
+from cmcadvisor import display
 from cmcadvisor.conditions import Lit, literals, misplaced_derived, to_nnf
 from cmcadvisor.errors import ErrorItem, RuleFileError
 from cmcadvisor.facts import FactInfo, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
-from cmcadvisor.models.knowledge import MILESTONE_IDS
-from cmcadvisor.models.rule import LIST_OPS, ORDER_OPS, TOPICS, UNARY_OPS
+from cmcadvisor.models.knowledge import ACTIVITY_IDS, MILESTONE_IDS, DisplayFile, RiskCategoriesFile
+from cmcadvisor.models.program import ProgramFile
+from cmcadvisor.models.result import AssessmentResult
+from cmcadvisor.models.rule import LIST_OPS, ORDER_OPS, PATHWAY_IDS, TOPICS, UNARY_OPS, Condition, MakeOrBuyFactorId
 from cmcadvisor.registry import LoadedRule, RulePack
 
 REVIEW_MAX_AGE_DAYS = 365
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_ID_WORD = re.compile(r"(?<![\w.{\[-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)(?![\w}\]-])")
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,13 @@ def lint_rule(rule: LoadedRule, kb: KnowledgeBase, vocab: dict[str, FactInfo]) -
                         f"placeholder {{{placeholder}}} is not tested by the rule; it may read (not given)",
                     )
                 )
+    issues.extend(_lint_raw_values(rule, vocab, collections, kb.display or display.builtin()))
+    for index, note in enumerate(spec.then.notes):
+        issues.extend(lint_applicability(src, f"then.notes[{index}].applies_when", note.applies_when, vocab))
+        for placeholder in _PLACEHOLDER.findall(note.text):
+            if placeholder.startswith("item.") or placeholder in vocab or placeholder == "program.as_of":
+                continue
+            err(f"then.notes[{index}].text", f"placeholder {{{placeholder}}} is not a fact")
     if spec.kind == "pathway" and spec.then.pathway is None:
         err("then.pathway", "a pathway rule must set then.pathway")
     if spec.kind != "pathway" and spec.then.pathway is not None:
@@ -173,10 +189,157 @@ def lint_rule(rule: LoadedRule, kb: KnowledgeBase, vocab: dict[str, FactInfo]) -
     return issues
 
 
-def lint(pack: RulePack, kb: KnowledgeBase, *, today: datetime.date, also_cited: frozenset[str] = frozenset()) -> list[LintIssue]:
+def _enum_ids() -> set[str]:
+    """Every enum value of the program model and of the output model (ids a reader must never see)."""
+    found: set[str] = set()
+
+    def walk(annotation: object, seen: set[type]) -> None:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Literal:
+            found.update(v for v in typing.get_args(annotation) if isinstance(v, str) and re.fullmatch(r"[a-z][a-z0-9_]*", v))
+            return
+        if origin is not None or isinstance(annotation, types.UnionType):
+            for arg in typing.get_args(annotation):
+                walk(arg, seen)
+            return
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation not in seen:
+            seen.add(annotation)
+            for info in annotation.model_fields.values():
+                walk(info.annotation, seen)
+
+    walk(ProgramFile, set())
+    walk(AssessmentResult, set())
+    return found
+
+
+def _lint_raw_values(
+    rule: LoadedRule, vocab: dict[str, FactInfo], collections: AbstractSet[str | None], labels: DisplayFile
+) -> list[LintIssue]:
+    """A message that would print a raw enum id or a fact path instead of its label."""
+    issues: list[LintIssue] = []
+    spec = rule.spec
+    enum_ids = _enum_ids()
+    collection = next(iter(collections)) if len(collections) == 1 else None
+    for text_field, text in (("then.message", spec.then.message), ("then.title", spec.then.title or "")):
+        for placeholder in _PLACEHOLDER.findall(text):
+            name = f"{collection}[].{placeholder[5:]}" if placeholder.startswith("item.") and collection else placeholder
+            info = vocab.get(name)
+            if info is None or info.type not in ("enum", "list"):
+                continue
+            for value in info.allowed:
+                if value not in labels.values and value not in labels.fields.get(name, {}):
+                    message = f"placeholder {{{placeholder}}} would print the raw value {value}: add its label to display.yaml"
+                    issues.append(LintIssue("error", rule.source, text_field, message))
+        for match in re.finditer(r"(US\$\s*|\$)?\{([^{}]*)\}\s*([A-Za-z]+)?", text):
+            placeholder = match.group(2)
+            name = f"{collection}[].{placeholder[5:]}" if placeholder.startswith("item.") and collection else placeholder
+            entry = labels.facts.get(name)
+            unit = labels.units.get(entry.unit) if entry is not None and entry.unit else None
+            if entry is not None and entry.unit == "usd" and match.group(1):
+                message = (
+                    f"placeholder {{{placeholder}}} already reads as an amount (US$ 8.0 million); drop the currency before it"
+                )
+                issues.append(LintIssue("error", rule.source, text_field, message))
+            elif unit is not None and unit.singular and match.group(3) in (unit.singular, unit.plural):
+                message = f"placeholder {{{placeholder}}} already carries its unit ({unit.plural}); drop the word after it"
+                issues.append(LintIssue("error", rule.source, text_field, message))
+        bare = _PLACEHOLDER.sub(" ", text)
+        for word in sorted({m.group(1) for m in _ID_WORD.finditer(bare)}):
+            if word in enum_ids or word in vocab:
+                shown = display.fact_label(word, labels) if word in vocab else display.term(word, labels)
+                message = f"'{word}' is a raw id; write its label ({shown})"
+                issues.append(LintIssue("error", rule.source, text_field, message))
+    return issues
+
+
+def lint_display(labels: DisplayFile, source: str, vocab: dict[str, FactInfo]) -> list[LintIssue]:
+    """Every enum value and fact has a label; no label is empty, unknown or ambiguous."""
+    issues: list[LintIssue] = []
+
+    def err(location: str, message: str) -> None:
+        issues.append(LintIssue("error", source, location, message))
+
+    needed = _enum_ids() | set(MILESTONE_IDS) | set(ACTIVITY_IDS) | set(TOPICS) | set(typing.get_args(MakeOrBuyFactorId))
+    needed |= set(PATHWAY_IDS)
+    for info in vocab.values():
+        needed.update(info.allowed)
+    for value in sorted(needed - set(labels.values)):
+        err("values", f"no label for {value}")
+    for name in sorted(set(vocab) - set(labels.facts)):
+        err("facts", f"no label for fact {name}")
+    for name in sorted(set(labels.facts) - set(vocab)):
+        err(f"facts.{name}", "not a fact of the vocabulary")
+    for key, text in sorted(labels.values.items()):
+        if not text.strip():
+            err(f"values.{key}", "empty label")
+    for field, overrides in sorted(labels.fields.items()):
+        known = vocab.get(field)
+        if known is not None:
+            for value in sorted(set(overrides) - set(known.allowed)):
+                err(f"fields.{field}", f"{value} is not a value of {field}")
+    for name, info in sorted(vocab.items()):
+        shown: dict[str, str] = {}
+        for value in info.allowed:
+            text = labels.fields.get(name, {}).get(value) or labels.values.get(value, value)
+            if text in shown:
+                err(f"fields.{name}", f"{shown[text]} and {value} both read '{text}'")
+            shown.setdefault(text, value)
+    by_label: dict[str, str] = {}
+    for name, entry in sorted(labels.facts.items()):
+        other = by_label.get(entry.label)
+        if other is not None and other not in vocab[name].computed_from and name not in vocab[other].computed_from:
+            err(f"facts.{name}", f"same label as {other}: '{entry.label}'")
+        by_label.setdefault(entry.label, name)
+    return issues
+
+
+def lint_applicability(source: str, location: str, condition: Condition | None, vocab: dict[str, FactInfo]) -> list[LintIssue]:
+    """Checks on a knowledge text's ``applies_when``: known program facts, values of the right type.
+
+    It is evaluated against the program alone, so derived facts and list items cannot be tested.
+    """
+    if condition is None:
+        return []
+    issues: list[LintIssue] = []
+    for lit in literals(to_nnf(condition)):
+        if lit.derived is not None or lit.collection is not None:
+            issues.append(LintIssue("error", source, location, f"{lit.fact}: only program facts can be tested here"))
+            continue
+        issues.extend(LintIssue("error", source, location, message) for message in _lint_literal(lit, vocab))
+    return issues
+
+
+def lint_knowledge_texts(
+    kb: KnowledgeBase, risk_categories: RiskCategoriesFile | None, risk_source: str, vocab: dict[str, FactInfo]
+) -> list[LintIssue]:
+    """The applicability conditions of citations and risk-register texts, against the fact vocabulary."""
+    issues: list[LintIssue] = []
+    for citation in kb.citations.values():
+        source = kb.citation_sources.get(citation.id, kb.root)
+        issues.extend(lint_applicability(source, f"citation {citation.id}: applies_when", citation.applies_when, vocab))
+    for cid, category in (risk_categories.categories if risk_categories else {}).items():
+        for name in ("effect", "mitigation", "trigger"):
+            text = getattr(category, name)
+            for index, part in enumerate(() if isinstance(text, str) else text):
+                where = f"categories.{cid}.{name}[{index}].applies_when"
+                issues.extend(lint_applicability(risk_source, where, part.applies_when, vocab))
+    return issues
+
+
+def lint(
+    pack: RulePack,
+    kb: KnowledgeBase,
+    *,
+    today: datetime.date,
+    also_cited: frozenset[str] = frozenset(),
+    risk_categories: RiskCategoriesFile | None = None,
+    risk_source: str = "knowledge/risk_categories.yaml",
+) -> list[LintIssue]:
     """Every check on every rule and knowledge entry; sorted. ``also_cited``: ids other data cites."""
     vocab = vocabulary()
-    issues: list[LintIssue] = []
+    issues: list[LintIssue] = lint_knowledge_texts(kb, risk_categories, risk_source, vocab)
+    labels = kb.display or display.builtin()
+    issues.extend(lint_display(labels, f"{kb.root}/display.yaml" if kb.display else "knowledge/display.yaml", vocab))
     for rule in pack.rules:
         issues.extend(lint_rule(rule, kb, vocab))
     produced = {name for rule in pack.active for name in rule.compiled.derives}

@@ -20,6 +20,7 @@ from typing import Any
 
 import networkx as nx
 
+from cmcadvisor import display
 from cmcadvisor.conditions import Firing
 from cmcadvisor.dates import add_months
 from cmcadvisor.errors import ErrorItem, TimelineCycleError
@@ -196,8 +197,7 @@ class _Plan:
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+    return display.shorten(str(value), limit)
 
 
 def _ordinal(day: datetime.date | None) -> int | None:

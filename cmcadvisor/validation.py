@@ -2,18 +2,21 @@
 
 Turns ``pydantic.ValidationError`` into one ``file:line: path.to.field: message`` per problem,
 suggests the nearest valid key for a typo and lists the allowed values of an enum. Also loads
-program files. It must not evaluate rules or print anything.
+program files: :func:`validate_program` (the model, then the checks across fields) is the one
+validation every command runs, so ``validate`` and ``assess`` cannot disagree. It must not
+evaluate rules or print anything.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 import difflib
 import hashlib
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from cmcadvisor.errors import ErrorItem, ProgramFileError, UsageError, UserInputError
 from cmcadvisor.loader import Document, Loc, format_loc, load_document, parse_text
-from cmcadvisor.models.program import ProgramFile
+from cmcadvisor.models.program import TEXT_PATTERNS, ProgramFile, describe_character
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,7 +65,11 @@ def _models_at(model: type[BaseModel], loc: Loc) -> list[type[BaseModel]]:
 
 
 def _clean_loc(doc: Document, loc: Loc) -> Loc:
-    """Drop the union tags pydantic inserts, keeping only parts that exist in the data."""
+    """Drop the union tags pydantic inserts, keeping only parts that exist in the data.
+
+    The last part is kept when it names a key missing from a mapping (for the message); a tag
+    after a scalar (``capex_available_usd.float``) is dropped.
+    """
     data: object = doc.data
     cleaned: list[str | int] = []
     for index, part in enumerate(loc):
@@ -72,24 +79,66 @@ def _clean_loc(doc: Document, loc: Loc) -> Loc:
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             cleaned.append(part)
             data = data[part]
-        elif index == len(loc) - 1:
+        elif index == len(loc) - 1 and (isinstance(data, dict) or data is None):
             cleaned.append(part)  # a missing or unknown key: keep it for the message
     return tuple(cleaned)
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    text = value.isoformat() if isinstance(value, datetime.date) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_NUMBER_AS_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_BOUND_KINDS = frozenset({"less_than_equal", "greater_than_equal", "less_than", "greater_than", "finite_number"})
+
+
+def _message(error: Any, program: bool) -> tuple[str, bool]:
+    """A human message for one pydantic error, and whether to append the value given."""
+    kind, message = error["type"], error["msg"]
+    if kind == "string_pattern_mismatch":
+        known = TEXT_PATTERNS.get(str(error.get("ctx", {}).get("pattern")))
+        value = error.get("input")
+        found = known[1].search(value) if known and isinstance(value, str) else None
+        if known and found:
+            character = describe_character(found.group())
+            return f"character {character} at position {found.start() + 1} is not allowed in {known[0]}; remove it", False
+    if kind == "string_unicode":
+        return "not valid Unicode text (a lone surrogate escape such as \\ud800); remove it", False
+    if kind in _BOUND_KINDS and program:
+        return f"{message} (got {_shown(error.get('input'))}); see the bounds in docs/input-bounds.md", False
+    return message, True
+
+
+def _keep(errors: list[Any], doc: Document) -> list[tuple[Loc, Any]]:
+    """One error per location for values that fail every arm of a union (e.g. money: number or integer).
+
+    A constraint error (a bound) beats a type error from another arm; otherwise the first arm's
+    message is kept.
+    """
+    kept: dict[Loc, list[tuple[bool, Any]]] = {}
+    for error in errors:
+        raw = tuple(error["loc"])
+        loc = _clean_loc(doc, raw)
+        kept.setdefault(loc, []).append((len(raw) > len(loc), error))
+    result: list[tuple[Loc, Any]] = []
+    for loc, found in kept.items():
+        tagged = [e for was_tagged, e in found if was_tagged and e["type"] not in ("extra_forbidden", "missing")]
+        plain = [e for was_tagged, e in found if not (was_tagged and e["type"] not in ("extra_forbidden", "missing"))]
+        if tagged:
+            bounds = [e for e in tagged if not str(e["type"]).endswith("_type")]
+            plain.append((bounds or tagged)[0])
+        result.extend((loc, e) for e in plain)
+    return result
 
 
 def errors_from_validation(doc: Document, exc: ValidationError, model: type[BaseModel]) -> list[ErrorItem]:
     """Located, human messages for every error pydantic found."""
     items: list[ErrorItem] = []
     seen: set[tuple[str, str]] = set()
-    for error in exc.errors(include_url=False):
-        loc = _clean_loc(doc, tuple(error["loc"]))
+    for loc, error in _keep(exc.errors(include_url=False), doc):
         kind = error["type"]
-        message = error["msg"]
+        message, show_input = _message(error, model is ProgramFile)
         hint: str | None = None
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
@@ -99,15 +148,17 @@ def errors_from_validation(doc: Document, exc: ValidationError, model: type[Base
             hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
         elif kind == "missing":
             message = "required field is missing"
-        elif kind in ("literal_error", "enum"):
+        elif show_input and "input" in error and kind not in ("model_type", "union_tag_invalid"):
             message = f"{message} (got {_shown(error.get('input'))})"
-        elif "input" in error and kind not in ("model_type", "union_tag_invalid"):
-            message = f"{message} (got {_shown(error.get('input'))})"
+            if kind in ("float_type", "int_type") and _NUMBER_AS_TEXT.match(str(error.get("input"))):
+                hint = "YAML reads 1e6 as text: write 1000000 or 1.0e+6"
+        if any(loc[: len(given)] == given for given in doc.overridden):
+            hint = "the value given with --set" if hint is None else f"{hint}; the value given with --set"
         location = format_loc(loc)
         if (location, message) in seen:
             continue
         seen.add((location, message))
-        items.append(ErrorItem(doc.source, doc.line_of(loc), location, message, hint))
+        items.append(ErrorItem(doc.source, doc.line_of(loc) or 1, location, message, hint))
     items.sort(key=lambda item: (item.line or 0, item.location))
     return items
 
@@ -135,20 +186,26 @@ def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
     if not overrides:
         return doc
     data = copy.deepcopy(doc.data) if isinstance(doc.data, dict) else {}
+    overridden: set[Loc] = set(doc.overridden)
     for override in overrides:
         path, sep, raw = override.partition("=")
         if not sep or not path.strip():
             raise UsageError.single("--set", f"expected FIELD=VALUE, got {override!r}")
-        value = parse_text(raw.strip(), "--set").data if raw.strip() else None
+        try:
+            value = parse_text(raw.strip(), "--set").data if raw.strip() else None
+        except UserInputError as exc:
+            raise UsageError.single("--set", f"{path.strip()}: {exc.items[0].message}") from None
         if isinstance(value, dict | list):
             raise UsageError.single("--set", f"{path}: give one value, not a mapping or list")
         node: Any = data
         parts = path.strip().split(".")
+        given: list[str | int] = []
         for position, part in enumerate(parts):
             match = _SET_PART.match(part)
             if match is None:
                 raise UsageError.single("--set", f"{path}: {part!r} is not a field name")
             key, index = match.group(1), match.group(2)
+            given.extend([key] if index is None else [key, int(index)])
             last = position == len(parts) - 1
             if index is None:
                 if last:
@@ -167,21 +224,65 @@ def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
                     node = items[int(index)]
                     if not isinstance(node, dict):
                         raise UsageError.single("--set", f"{path}: {key}[{index}] is not a section")
-    return Document(doc.source, data, doc.lines)
+        overridden.add(tuple(given))
+    return Document(doc.source, data, doc.lines, frozenset(overridden))
 
 
-def read_program(path: Path, *, display: str | None = None, overrides: Sequence[str] = ()) -> tuple[ProgramFile, Document]:
+RuleLookup = Callable[[str], str | None]  # a rule id or alias -> the rule's id, None when unknown
+
+
+def program_problems(program: ProgramFile, doc: Document | None, rules: RuleLookup | None = None) -> list[ErrorItem]:
+    """Checks across fields that the model alone cannot make, located in ``doc`` when given.
+
+    ``rules`` resolves a rule id or alias (None when unknown); without it, waivers are not
+    checked against the rule pack. Used by every command that reads a program, so ``validate``
+    and ``assess`` can never disagree.
+    """
+    source = doc.source if doc else "program"
+    problems: list[ErrorItem] = []
+
+    def add(loc: Loc, message: str) -> None:
+        problems.append(ErrorItem(source, doc.line_of(loc) if doc else None, format_loc(loc), message))
+
+    first_waiver: dict[str, int] = {}
+    for index, waiver in enumerate(program.waivers or []):
+        if waiver.expires < waiver.approved_on:
+            add(("waivers", index, "expires"), f"expires before it was approved ({waiver.expires} < {waiver.approved_on})")
+        if rules is None:
+            continue
+        rule_id = rules(waiver.rule)
+        if rule_id is None:
+            add(("waivers", index, "rule"), f"no rule {waiver.rule} to waive")
+        elif rule_id in first_waiver:
+            add(("waivers", index, "rule"), f"{rule_id} is already waived by waivers[{first_waiver[rule_id]}]; keep one per rule")
+        else:
+            first_waiver[rule_id] = index
+    return problems
+
+
+def validate_program(doc: Document, rules: RuleLookup | None = None) -> ProgramFile:
+    """The one validation of a program: the model, then :func:`program_problems`."""
+    program = validate_document(doc, ProgramFile, ProgramFileError)
+    problems = program_problems(program, doc, rules)
+    if problems:
+        raise ProgramFileError(problems)
+    return program
+
+
+def read_program(
+    path: Path, *, display: str | None = None, overrides: Sequence[str] = (), rules: RuleLookup | None = None
+) -> tuple[ProgramFile, Document]:
     """Read, parse and validate one program file (YAML or JSON); keep its line map."""
     try:
         doc = apply_overrides(load_document(path, display=display), overrides)
     except UserInputError as exc:
         raise ProgramFileError(exc.items) from None
-    return validate_document(doc, ProgramFile, ProgramFileError), doc
+    return validate_program(doc, rules), doc
 
 
-def load_program(path: Path, *, display: str | None = None) -> ProgramFile:
+def load_program(path: Path, *, display: str | None = None, rules: RuleLookup | None = None) -> ProgramFile:
     """Read, parse and validate one program file (YAML or JSON)."""
-    return read_program(path, display=display)[0]
+    return read_program(path, display=display, rules=rules)[0]
 
 
 def load_model(path: Path, model: type[M], error_cls: type[UserInputError], *, display: str | None = None) -> M:

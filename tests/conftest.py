@@ -16,6 +16,8 @@ FIXTURE_PACK = Path(__file__).parent / "fixtures" / "pack"
 sys.path.insert(0, str(Path(__file__).parent))  # programgen
 # Keep the rule-pack cache of the test run away from the user's own cache.
 os.environ.setdefault("CMCADVISOR_CACHE_DIR", tempfile.mkdtemp(prefix="cmcadvisor-test-cache-"))
+# Terminal tables follow COLUMNS; the goldens are the piped default, whatever the developer's shell says.
+os.environ.pop("COLUMNS", None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

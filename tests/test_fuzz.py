@@ -1,8 +1,12 @@
-"""Property-based fuzzing: valid programs always assess, invalid ones always get a clean exit 2.
+"""Property-based fuzzing of the program file and rule files (issue 11, "make it stay fixed").
 
-Programs are generated from the program model and then mutated (unknown keys, wrong types,
-bad enums, broken YAML, hostile strings); rule files likewise. Nothing may raise a traceback
-or exit 3, and both engines must agree. ``bench/fuzz.py`` runs the same properties for longer.
+Program files come from strategies generated from the program-file JSON Schema (tests/schemafuzz.py):
+every field at and just outside its bounds, unicode and control characters, exponent floats, extreme
+dates, empty and long lists, missing sections, unknown keys, wrong types, broken YAML, ``--set``
+overrides. Properties: exit 0, 1 or 2 (never 3, never a traceback); every exit-2 line is
+``file:line: field: message``; ``validate`` and ``assess`` agree; every output format of a valid program
+reads back with its own reader; both engines give the same JSON. Rule files are mutated likewise. CI runs
+a modest, deterministic count (derandomized); ``bench/fuzz.py`` runs 30x and N-input campaigns.
 """
 
 from __future__ import annotations
@@ -11,22 +15,21 @@ import datetime
 import json
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+import schemafuzz
 import yaml
-from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from programgen import random_program
 
-from cmcadvisor import api
-from cmcadvisor.cli import cli
 from cmcadvisor.engine import get_engine
 from cmcadvisor.errors import RuleFileError
 from cmcadvisor.facts import derive_facts
 from cmcadvisor.registry import load_rule_file
 
-CONTEXT = api.load_context(api.Options(engine="durable"))
 # CI runs a quick pass; bench/fuzz.py raises this for a long run.
 SCALE = int(os.environ.get("CMCADVISOR_FUZZ_SCALE", "1"))
 AS_OF = datetime.date(2026, 11, 25)
@@ -71,39 +74,89 @@ def _mutate(data: dict[str, object], rng: random.Random) -> dict[str, object]:
     return data
 
 
-@settings(
-    max_examples=60 * SCALE, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+# The program-file properties: strategies walk the model's JSON Schema (tests/schemafuzz.py).
+FUZZ = settings(
+    max_examples=40 * SCALE,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure prints its whole program file at once
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
-@given(st.integers(min_value=0, max_value=10**6), st.booleans())
-def test_programs_never_crash(tmp_path_factory: object, seed: int, corrupt: bool) -> None:
-    rng = random.Random(seed)
-    data = random_program(seed).model_dump(mode="json", exclude_none=True)
-    if corrupt:
-        data = _mutate(data, rng)
-    folder = Path(__import__("tempfile").mkdtemp())
-    path = folder / "p.yaml"
-    text = yaml.safe_dump(data, sort_keys=False)
-    if corrupt and rng.random() < 0.2:
-        text = text[: rng.randrange(len(text))] + rng.choice(["\t: [", "{{", "- - :", "\x00"])
-    path.write_text(text)
-    result = CliRunner().invoke(cli, ["assess", str(path), "--format", "json", "--as-of", "2026-11-25"])
-    assert result.exit_code in (0, 2), result.output[-1500:]
-    assert "Traceback" not in result.output
-    if not corrupt:
-        assert result.exit_code == 0, result.output[-1500:]
-        json.loads(result.output)
-    if result.exit_code == 2:
-        assert result.output.startswith("error: ") and str(path) in result.output
 
 
-@settings(max_examples=80 * SCALE, deadline=None)
-@given(st.integers(min_value=0, max_value=10**6))
-def test_engines_agree_on_generated_programs(seed: int) -> None:
-    facts = derive_facts(random_program(seed), AS_OF)
-    rules = CONTEXT.pack.compiled_active()
-    durable = {(f.rule, f.item) for f in get_engine("durable").run(rules, facts).firings}
-    python = {(f.rule, f.item) for f in get_engine("python").run(rules, facts).firings}
-    assert durable == python
+@pytest.fixture(scope="module", autouse=True)
+def _one_context_per_engine() -> Iterator[None]:
+    with schemafuzz.shared_contexts():
+        yield
+
+
+def _assert_clean(report: dict[str, object], case: schemafuzz.Case) -> None:
+    problems = report["problems"]
+    options = f"--as-of {case.as_of} --set {case.overrides} --meeting {case.meeting} explain rule {case.rule}"
+    assert not problems, "\n".join([*problems, "--- program file:", case.text[:3000], "--- options: " + options])  # type: ignore[list-item]
+
+
+@FUZZ
+@given(schemafuzz.cases())
+@example(schemafuzz.oversized_case())
+def test_any_program_file_exits_0_1_or_2_with_located_errors(case: schemafuzz.Case) -> None:
+    """Any file (ordinary, at the bounds, or hostile): no exit 3, no traceback, `file:line: field: message`,
+    validate and assess agree, and a valid program's JSON parses."""
+    _assert_clean(schemafuzz.check_case(case, [("assess", "json")], engines=False), case)
+
+
+@pytest.mark.parametrize(("command", "fmt"), schemafuzz.OUTPUTS, ids=[f"{c}-{f}" for c, f in schemafuzz.OUTPUTS])
+@settings(FUZZ, max_examples=3 * SCALE)
+@given(case=schemafuzz.cases(("plain", "edge", "edge", "unicode")))
+@example(case=schemafuzz.extreme_case("max"))
+@example(case=schemafuzz.extreme_case("min"))
+def test_every_output_of_a_valid_program_parses(command: str, fmt: str, case: schemafuzz.Case) -> None:
+    """JSON, HTML, SVG (XML), DOCX, XLSX, CSV (rectangular, formulas neutralised), Markdown and tables read back."""
+    _assert_clean(schemafuzz.check_case(case, [(command, fmt)], engines=False), case)
+
+
+@settings(FUZZ, max_examples=12 * SCALE)
+@given(schemafuzz.cases(("plain", "edge", "unicode")))
+@example(schemafuzz.extreme_case("max"))
+@example(schemafuzz.extreme_case("min"))
+def test_both_engines_give_identical_json(case: schemafuzz.Case) -> None:
+    """durable-rules and the Python evaluator agree on every valid generated program, exponents and bounds included."""
+    _assert_clean(schemafuzz.check_case(case, [], engines=True), case)
+
+
+def test_strategies_cover_every_field_of_the_schema() -> None:
+    """A field added to the model is fuzzed without a change to the strategies: every schema path gets generated."""
+    wanted: set[str] = set()
+
+    def walk(node: dict[str, object], path: str) -> None:
+        branches, _ = schemafuzz._branches(node)
+        for branch in branches:
+            for name, child in branch.get("properties", {}).items():  # type: ignore[union-attr]
+                wanted.add(f"{path}.{name}".lstrip("."))
+                walk(child, f"{path}.{name}")  # type: ignore[arg-type]
+            if branch.get("type") == "array":
+                walk(branch["items"], path + "[]")  # type: ignore[arg-type]
+
+    walk(schemafuzz.SCHEMA, "")
+    seen: set[str] = set()
+
+    def collect(data: object, path: str) -> None:
+        if isinstance(data, dict):
+            for key, item in data.items():
+                seen.add(f"{path}.{key}".lstrip("."))
+                collect(item, f"{path}.{key}")
+        elif isinstance(data, list):
+            for item in data:
+                collect(item, path + "[]")
+
+    @settings(FUZZ, max_examples=60)
+    @given(schemafuzz.cases(("plain", "edge")))
+    def gather(case: schemafuzz.Case) -> None:
+        collect(case.data, "")
+
+    gather()
+    assert len(wanted) > 100 and wanted <= seen, sorted(wanted - seen)
 
 
 RULE = {

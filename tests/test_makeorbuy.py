@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import shutil
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURE_PACK
 
-from cmcadvisor import api
+from cmcadvisor import api, display
 from cmcadvisor.models.program import ProgramFile
 
 CONTEXT = api.load_context(
@@ -39,7 +41,7 @@ def test_rich_experienced_high_demand_builds() -> None:
     assert mob.recommendation == "in_house"
     assert {f.id for f in mob.factors} >= {"capital", "in_house_capability", "epidemiology", "science_maturity"}
     capital = next(f for f in mob.factors if f.id == "capital")
-    assert capital.favours == "in_house" and "100000000" in capital.reason
+    assert capital.favours == "in_house" and display.money(100_000_000) in capital.reason
 
 
 def test_poor_inexperienced_small_demand_buys() -> None:
@@ -80,6 +82,8 @@ def _brute_force_flips(context: api.Context, program: ProgramFile) -> list[str]:
 
     facts = derive_facts(program, AS_OF)
     base = api.assess(program, context, api.Options(as_of=AS_OF)).make_or_buy.recommendation
+    if base == "undetermined":
+        return []  # too few facts to recommend: no single change is reported as a flip
     plan = makeorbuy._plan(context.pack, context.kb)
     flips: dict[str, tuple[float, str]] = {}
     for fact, value in makeorbuy._candidates(plan.probes, facts):
@@ -109,3 +113,99 @@ def test_what_if_shortcuts_give_the_exhaustive_answer(pack: str) -> None:
         assert result.would_flip_if == _brute_force_flips(context, program), seed
         seen.add(result.recommendation)
     assert len(seen) >= 2  # the programs reach more than one kind of base recommendation
+
+
+BUILTIN = api.load_context(api.Options(engine="python"))
+
+
+def _builtin_mob(organization: dict[str, object], **sections: dict[str, object]) -> api.AssessmentResult:  # type: ignore[name-defined]
+    program = ProgramFile.model_validate(
+        {
+            "schema_version": 1,
+            "program": {"id": "MOB", "name": "Make or buy", "as_of": AS_OF.isoformat()},
+            "organization": organization,
+            **sections,
+        }
+    )
+    return api.assess(program, BUILTIN, api.Options()).make_or_buy
+
+
+def _factor(mob: object, factor: str) -> object:
+    return next(f for f in mob.factors if f.id == factor)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("organization", "favours"),
+    [
+        ({"cmc_headcount": 4}, "neutral"),
+        ({"quality_headcount": 2, "cmc_headcount": 6}, "neutral"),
+        ({"gmp_experience": "limited", "cmc_headcount": 4}, "cdmo"),
+        ({"gmp_experience": "none"}, "cdmo"),
+        ({"gmp_experience": "established", "talent_market": "strong"}, "in_house"),
+        ({}, "unknown"),
+    ],
+)
+def test_capability_is_judged_from_the_facts_given(organization: dict[str, object], favours: str) -> None:
+    capability = _factor(_builtin_mob(organization), "in_house_capability")
+    assert capability.favours == favours  # type: ignore[attr-defined]
+    given = {f"organization.{key}" for key in organization}
+    assert given <= set(capability.facts)  # type: ignore[attr-defined]
+    if favours == "neutral":  # judged, and says what could still move it
+        assert "organization.talent_market" in capability.missing  # type: ignore[attr-defined]
+
+
+def test_each_factor_shows_its_contribution() -> None:
+    mob = _builtin_mob(
+        {"funding_stage": "seed", "capex_available_usd": 1_000_000, "gmp_experience": "limited", "cmc_headcount": 3},
+        indication={"patients_per_year_at_peak": 40},
+        product={"science_maturity": "novel"},
+    )
+    assert mob.recommendation == "cdmo"
+    for factor in mob.factors:
+        assert factor.contribution == pytest.approx(factor.weight * factor.score, abs=1e-4)
+        assert (factor.contribution < 0) == (factor.favours == "cdmo")
+        assert bool(factor.rules) == (factor.favours in ("in_house", "cdmo"))
+    assert mob.score == pytest.approx(sum(f.contribution for f in mob.factors), abs=1e-3)
+    capital = _factor(mob, "capital")
+    assert capital.rules and all(rule.startswith("CMC-MOB-") for rule in capital.rules)  # type: ignore[attr-defined]
+    assert capital.facts["organization.capex_available_usd"] == 1_000_000  # type: ignore[attr-defined]
+    assert [flip.gives for flip in mob.flips] == [text.rsplit("(gives ", 1)[1].rstrip(")") for text in mob.would_flip_if]
+
+
+def test_undetermined_reports_no_flip() -> None:
+    mob = _builtin_mob({"cmc_headcount": 4})
+    assert mob.recommendation == "undetermined"
+    assert mob.would_flip_if == [] and mob.flips == []
+
+
+def test_renderers_drop_the_constant_weight_column(tmp_path: Path) -> None:
+    from cmcadvisor.render import render
+
+    program = ProgramFile.model_validate(
+        {
+            "schema_version": 1,
+            "program": {"id": "MOB", "name": "Make or buy", "as_of": AS_OF.isoformat()},
+            "organization": {"funding_stage": "seed", "capex_available_usd": 1_000_000, "gmp_experience": "none"},
+            "indication": {"patients_per_year_at_peak": 40},
+            "product": {"science_maturity": "novel"},
+        }
+    )
+    equal = api.assess(program, BUILTIN, api.Options())
+    html = render(equal, "html")
+    section = html[html.index('id="make-or-buy"') : html.index('id="timeline"')]
+    assert '<th class="num">Weight</th>' not in section and f"same weight ({display.percent(1 / 7)} each)" in section
+    assert "Contribution" in section and "−0.14" in section
+    table = render(equal, "table", width=100)
+    assert f"same weight ({display.percent(1 / 7)} each)" in " ".join(table.split())
+    assert "weight" not in next(line for line in table.splitlines() if "consideration" in line)
+    # Unequal weights (an organisation's knowledge folder): the weight column comes back.
+    folder = tmp_path / "knowledge"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "knowledge", folder)
+    config = folder / "make_or_buy.yaml"
+    config.write_text(config.read_text().replace("  capital: 1\n", "  capital: 3\n"))
+    weighted = api.assess(program, api.load_context(api.Options(engine="python", knowledge_dir=folder)), api.Options())
+    html = render(weighted, "html")
+    section = html[html.index('id="make-or-buy"') : html.index('id="timeline"')]
+    assert '<th class="num">Weight</th>' in section and display.percent(3 / 9) in section
+    header = next(line for line in render(weighted, "table", width=100).splitlines() if "consideration" in line)
+    assert "weight" in header

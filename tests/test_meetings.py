@@ -23,6 +23,7 @@ import io
 import json
 import re
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,13 @@ CAR_T = ROOT / "examples" / "car-t-autologous.yaml"
 AAV = ROOT / "examples" / "aav-in-vivo.yaml"
 NK = ROOT / "examples" / "allogeneic-nk.yaml"
 RULE_ID = re.compile(r"\b[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{3}\b")
+FINDING_ID = re.compile(r"\bF-\d{4}\b")
+# A fact path (``clinical.stage``, ``manufacturing.planned_changes[0].timing``) or a citation id.
+FACT_PATH = re.compile(
+    r"\b(program|product|indication|clinical|designations|manufacturing|supply_chain|organization|"
+    r"market_access|interactions)(\[\d+\])?\.[a-z_]+"
+)
+CITATION_ID = re.compile(r"\bCIT-[A-Z0-9-]+")
 
 WORKED = {
     # type: (fda_category, request_due, package_due)
@@ -154,11 +162,13 @@ def test_package_with_the_request_equals_request_due(kn: MeetingKnowledge) -> No
 def test_open_conflicts_are_stated_as_assumptions(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
     type_c = plan_meeting(result, program, "type_c", MEETING_DAY, kn)
-    c1 = [a for a in type_c.assumptions if "C1" in a]
-    assert c1 and "2027-03-18" in c1[0]  # the package date if it had to go with the request
+    # Stated in words, without the fact sheet's conflict codes (C1, C2).
+    c1 = [a for a in type_c.assumptions if "the 47-day rule" in a]
+    assert c1 and "2027-03-18" in c1[0] and c1[0].startswith("Sources differ")  # the package date with the request
     for type_id in ("type_d", "interact"):
         meeting = plan_meeting(result, program, type_id, MEETING_DAY, kn)
-        assert any("C2" in a for a in meeting.assumptions)
+        assert any(a.startswith("Sources differ: FDA's preliminary responses") for a in meeting.assumptions)
+        assert not any(re.search(r"\bC[12]\b", a) for a in meeting.assumptions)
         assert any("2027-05-30" in a for a in meeting.assumptions)  # with the 2-day guidance default
     eop1 = plan_meeting(result, program, "eop1", MEETING_DAY, kn)
     assert any("Only certain EOP1 meetings" in a for a in eop1.assumptions)
@@ -206,7 +216,7 @@ def test_eop2_uses_the_planned_meeting_before_the_pivotal_start(kn: MeetingKnowl
     meeting = plan_meeting(result, program, "eop2", None, kn)
     # clinical.milestones: eop2_meeting 2027-03-10, pivotal_start 2027-07-01
     assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2027-03-10", "2026-12-30", "2027-01-19")
-    assert "eop2_meeting" in meeting.date_basis
+    assert "planned end-of-phase-2 meeting" in meeting.date_basis
     assert meeting.date_notes == []
 
 
@@ -302,7 +312,11 @@ def test_clinical_hold_calls_for_type_a(kn: MeetingKnowledge) -> None:
 def test_cdrp_note_where_the_program_is_a_candidate(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
     meeting = plan_meeting(result, program, "eop2", None, kn)
-    assert meeting.cdrp is not None and "CMC-EXP-003" in meeting.cdrp and "two additional CMC-focused Type B" in meeting.cdrp
+    assert meeting.cdrp is not None and "two additional CMC-focused Type B" in meeting.cdrp
+    assert not RULE_ID.search(meeting.cdrp) and not FINDING_ID.search(meeting.cdrp)  # the trace goes to the appendix
+    brief = build_brief(result, program, meeting, kn)
+    (entry,) = [t for t in brief.trace if t.item == "CDRP note"]
+    assert entry.rules == ["CMC-EXP-003"] and entry.findings and FINDING_ID.fullmatch(entry.findings[0])
     assert "CIT-FR-2022-CDRP" in meeting.citations
 
 
@@ -315,13 +329,14 @@ def test_type_d_respects_its_limits(kn: MeetingKnowledge, path: Path) -> None:
     meeting = plan_meeting(result, program, "type_d", None, kn)
     mtype = kn.types["type_d"]
     assert (mtype.topic_limit, mtype.question_min, mtype.question_limit, mtype.discipline_limit) == (2, 3, 5, 3)
-    assert 3 <= len(meeting.questions) <= 5
-    focus = {next(t for t in q.topics if t in mtype.topics) for q in meeting.questions}
+    # One question per topic; each merged point counts as one of Type D's 3 to 5 questions.
+    assert 3 <= sum(len(q.points) for q in meeting.questions) <= 5
+    focus = [q.topics[0] for q in meeting.questions]
+    assert len(focus) == len(set(focus)) and 1 <= len(focus) <= 2
     kept = next(x for x in meeting.limits if x.startswith("Topics kept"))
-    kept_topics = set(kept.removeprefix("Topics kept: ").rstrip(".").split(", "))
-    assert len(kept_topics) <= 2
-    assert all(set(q.topics) & kept_topics for q in meeting.questions)
-    assert len(focus) >= 1
+    labels = {kn.ctd[t].label: t for t in kn.ctd}
+    kept_topics = {labels[label] for label in kept.removeprefix("Topics kept: ").rstrip(".").split("; ")}
+    assert kept_topics == set(focus)
     assert len({q.discipline for q in meeting.questions}) <= 3
     assert any("at most 2 focused topics" in x for x in meeting.limits)
 
@@ -331,18 +346,24 @@ def test_questions_trace_to_open_findings(kn: MeetingKnowledge, type_id: str) ->
     result, program = assessed(CAR_T)
     meeting = plan_meeting(result, program, type_id, None, kn)
     findings = {f.id: f for f in result.findings}
-    assert len(meeting.questions) >= 3
+    assert sum(len(q.points) for q in meeting.questions) >= 3
     assert [q.number for q in meeting.questions] == list(range(1, len(meeting.questions) + 1))
+    focus = [q.topics[0] for q in meeting.questions]
+    assert len(focus) == len(set(focus))  # at most one question per topic
     for q in meeting.questions:
-        assert q.finding is not None
+        assert q.finding is not None and q.findings[0] == q.finding
         finding = findings[q.finding]
         assert finding.status == "open" and finding.kind != "undetermined"
-        assert finding.rule in q.rules
-        assert set(q.topics) & set(kn.types[type_id].topics)
+        assert focus[q.number - 1] in kn.types[type_id].topics
+        for fid in q.findings:
+            assert findings[fid].status == "open" and findings[fid].rule in q.rules
         assert q.text.startswith("Does the Agency agree") and q.text.endswith("?")
+        assert all(point in q.text for point in q.points)
         assert q.context.startswith(finding.detail)
-        assert q.facts == finding.facts
+        assert all(q.facts[name] == value for name, value in finding.facts.items())
         assert q.sponsor_position.startswith("[Sponsor's position")
+        assert not RULE_ID.search(q.text + q.context + q.sponsor_position)
+        assert not FINDING_ID.search(q.text + q.context + q.sponsor_position)
         if q.ctd_section is not None:
             assert q.ctd_section.startswith("3.2.")
     # grouped by discipline, most severe first inside a group
@@ -388,31 +409,43 @@ REQUIRED_SECTIONS = (
 )
 
 
-def numbered_questions_with_rules(text: str) -> list[int]:
-    found = []
-    for match in re.finditer(r"Question (\d+)\.(.*)", text):
-        if RULE_ID.search(match.group(2)):
-            found.append(int(match.group(1)))
-    return sorted(set(found))
+TRACE_HEADING = "Traceability (internal: remove before submission)"
+
+
+def assert_clean_body(body: str) -> None:
+    """The FDA-facing part of a brief: no rule, finding or citation id and no fact path."""
+    for pattern in (RULE_ID, FINDING_ID, FACT_PATH, CITATION_ID):
+        found = pattern.search(body)
+        assert found is None, body[max(0, found.start() - 80) : found.end() + 40]
 
 
 def test_markdown_draft(car_t_brief: Brief) -> None:
     text = brief_markdown(car_t_brief)
     for heading in REQUIRED_SECTIONS:
         assert re.search(rf"^#+ (\d+\. )?{re.escape(heading)}$", text, re.M), heading
-    assert len(numbered_questions_with_rules(text)) >= 3
     assert re.search(r"^1\. \*\*Question 1\.\*\*", text, re.M)
+    body, appendix = text.split(f"## {TRACE_HEADING}")
+    assert "\n## " not in appendix  # the appendix comes last
+    assert_clean_body(body)
+    assert "**DRAFT.**" in body
     for q in car_t_brief.meeting.questions:
-        assert f"Question {q.number}" in text and q.rules[0] in text
+        assert f"Question {q.number}" in body
+        assert re.search(rf"^\| Question {q.number} \| {re.escape(', '.join(q.rules))} \|", appendix, re.M)
     assert "2026-12-30" in text and "2027-01-19" in text
     assert "Sponsor's position" in text and "CTD Module 3" in text
+    untraced = brief_markdown(car_t_brief, trace=False)
+    assert TRACE_HEADING not in untraced and untraced == body.rstrip("\n") + "\n"
+    assert_clean_body(untraced)
 
 
 def test_html_draft_is_self_contained_and_escaped(car_t_brief: Brief) -> None:
     text = brief_html(car_t_brief)
     for heading in REQUIRED_SECTIONS:
         assert re.search(rf"<h[1-4][^>]*>(\d+\. )?{re.escape(heading)}</h[1-4]>", text), heading
-    assert len(numbered_questions_with_rules(re.sub(r"<[^>]+>", "", text))) >= 3
+    body, appendix = text.split('<section id="traceability"')
+    assert_clean_body(re.sub(r"<[^>]+>", "", body))
+    assert all(rule in appendix for q in car_t_brief.meeting.questions for rule in q.rules)
+    assert TRACE_HEADING not in brief_html(car_t_brief, trace=False)
     assert "@media print" in text
     assert not re.search(r"<(link|script|img)\b|src=|https?://[^<\s]*\"", text)  # nothing loaded from outside
 
@@ -440,6 +473,11 @@ def test_html_draft_is_self_contained_and_escaped(car_t_brief: Brief) -> None:
     assert "<script>" not in brief_markdown(hostile)
 
 
+def _docx_xml(data: bytes, name: str) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.read(name).decode()
+
+
 def test_docx_draft_has_real_headings_and_numbered_questions(car_t_brief: Brief) -> None:
     import docx
 
@@ -451,23 +489,95 @@ def test_docx_draft_has_real_headings_and_numbered_questions(car_t_brief: Brief)
     for heading in REQUIRED_SECTIONS:
         assert any(re.fullmatch(rf"(\d+\. )?{re.escape(heading)}", h) for h in headings), heading
     assert headings[0] == car_t_brief.title
-    body = "\n".join(p.text for p in document.paragraphs)
-    assert len(numbered_questions_with_rules(body)) >= 3
+    assert headings[-1] == TRACE_HEADING
     table = document.tables[0]
     rows = {row.cells[1].text: row.cells[0].text for row in table.rows[1:]}
     assert rows["FDA receives the meeting request"] == "2026-12-30"
     assert rows["Meeting package due"] == "2027-01-19"
-    props = document.core_properties
-    assert props.created == datetime.datetime(2026, 11, 25, tzinfo=datetime.UTC)
-    assert props.modified == props.created
-    assert props.author == "cmcadvisor" and props.title == car_t_brief.title
     assert brief_docx(car_t_brief) == data  # byte-identical
+
+
+def test_docx_is_print_ready(car_t_brief: Brief) -> None:
+    import docx
+
+    data = brief_docx(car_t_brief)
+    document = docx.Document(io.BytesIO(data))
+    section = document.sections[0]
+    header = "".join(p.text for p in section.header.paragraphs)
+    assert "DRAFT" in header and car_t_brief.program.name in header
+    footer = _docx_xml(data, "word/footer1.xml") if "word/footer1.xml" in zipfile.ZipFile(io.BytesIO(data)).namelist() else ""
+    if not footer:
+        footer = section.footer._element.xml
+    instructions = [i.strip() for i in re.findall(r"<w:instrText[^>]*>([^<]*)</w:instrText>", footer)]
+    assert instructions == ["PAGE", "NUMPAGES"] and "Page " in section.footer.paragraphs[0].text
+    body_xml = _docx_xml(data, "word/document.xml")
+    assert re.search(r"<w:instrText[^>]*> TOC \\o", body_xml)  # a table of contents field
+    assert "<w:updateFields" in _docx_xml(data, "word/settings.xml")
+    props = document.core_properties
+    assert props.title == car_t_brief.title and props.author == "Acme Therapeutics (fictional)"
+    assert props.created == datetime.datetime(2026, 11, 25, tzinfo=datetime.UTC) and props.modified == props.created
+    assert props.last_modified_by == "cmcadvisor" and props.subject.startswith("End-of-phase-2 meeting")
+    app = _docx_xml(data, "docProps/app.xml")
+    assert "Microsoft" not in app and "<Application>cmcadvisor" in app
+    words = int(re.search(r"<Words>(\d+)</Words>", app).group(1))  # type: ignore[union-attr]
+    assert words > 1000
+    assert "docProps/thumbnail.jpeg" not in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    headings = [p for p in document.paragraphs if (p.style.name or "").startswith("Heading")]
+    assert headings and all(p.paragraph_format.keep_with_next for p in headings)
+    # The FDA-facing body has no trace; the appendix after it has all of it, and --no-trace drops it.
+    texts = [p.text for p in document.paragraphs]
+    cut = texts.index(TRACE_HEADING)
+    body = "\n".join(texts[:cut] + [c.text for t in document.tables[:1] for r in t.rows for c in r.cells])
+    assert_clean_body(body)
+    questions = [t for t in texts[:cut] if re.match(r"Question \d+\. ", t)]
+    assert len(questions) == 2 * len(car_t_brief.meeting.questions)  # in the request and in the package
+    trace = "\n".join(c.text for r in document.tables[-1].rows for c in r.cells)
+    assert all(fid in trace for q in car_t_brief.meeting.questions for fid in q.findings)
+    untraced = docx.Document(io.BytesIO(brief_docx(car_t_brief, trace=False)))
+    assert TRACE_HEADING not in [p.text for p in untraced.paragraphs]
+    assert_clean_body("\n".join(p.text for p in untraced.paragraphs))
+    assert_clean_body("\n".join(c.text for t in untraced.tables for r in t.rows for c in r.cells))
+
+
+def test_one_question_per_topic_merges_the_potency_findings(kn: MeetingKnowledge) -> None:
+    # The AAV program has three open potency findings: one question asks about all three.
+    result, program = assessed(AAV)
+    meeting = plan_meeting(result, program, "eop2", None, kn)
+    potency = [q for q in meeting.questions if q.topics[0] == "potency_assay"]
+    assert len(potency) == 1
+    (q,) = potency
+    potency_rules = {f.rule for f in result.findings if f.status == "open" and f.topics and f.topics[0] == "potency_assay"}
+    assert len(q.points) >= 3 and len(q.findings) >= 3 and potency_rules <= set(q.rules)
+    assert q.text.startswith("Does the Agency agree that the sponsor's potency assay")
+    assert "(a) " in q.text and "(c) " in q.text and "proposed approach to" not in q.text
+    assert "answering each point" in q.sponsor_position
+    texts = [x.text.split(", in particular")[0] for x in meeting.questions]
+    assert len(set(texts)) == len(texts)  # no two questions open alike
+    assert not any("question(s)" in x or "finding(s)" in x for x in meeting.limits + meeting.fit_reasons)
+
+
+def test_no_trace_option_leaves_the_appendix_out(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cmcadvisor.cli import cli
+
+    runner = CliRunner()
+    args = ["brief", str(CAR_T), "--meeting", "eop2", "--as-of", "2026-11-25"]
+    traced = runner.invoke(cli, [*args, "--format", "markdown"])
+    untraced = runner.invoke(cli, [*args, "--format", "markdown", "--no-trace"])
+    assert traced.exit_code == untraced.exit_code == 0
+    assert TRACE_HEADING in traced.output and TRACE_HEADING not in untraced.output
+    assert not RULE_ID.search(untraced.output) and not FINDING_ID.search(untraced.output)
+    out = tmp_path / "b.docx"
+    assert runner.invoke(cli, [*args, "--format", "docx", "--no-trace", "-o", str(out)]).exit_code == 0
+    assert not RULE_ID.search(zipfile.ZipFile(out).read("word/document.xml").decode())
 
 
 def test_render_brief_dispatches_every_format(car_t_brief: Brief) -> None:
     assert isinstance(render_brief(car_t_brief, "markdown"), str)
     assert isinstance(render_brief(car_t_brief, "html"), str)
-    assert json.loads(str(render_brief(car_t_brief, "json")))["type"] == "eop2"
+    data = json.loads(str(render_brief(car_t_brief, "json")))
+    assert data["type"] == "eop2" and data["outline"]["trace"][0]["item"] == "Question 1"
     assert bytes(render_brief(car_t_brief, "docx")).startswith(b"PK")
 
 

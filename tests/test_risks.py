@@ -25,6 +25,8 @@ from cmcadvisor.models.result import AssessmentResult, DueRef, FindingResult, Ri
 from cmcadvisor.models.rule import TOPICS
 from cmcadvisor.render.risk_formats import (
     COLUMNS,
+    SHEET_COLUMNS,
+    SHEET_HEADERS,
     heat_map,
     render_risks,
     risks_csv,
@@ -305,7 +307,8 @@ def _heat_counts(sheet: Any) -> dict[tuple[int, int], int]:
     for offset in range(1, 6):
         likelihood = sheet.cell(row=header + offset, column=1).value
         for col, impact in enumerate(impacts, 2):
-            counts[likelihood, impact] = int(str(sheet.cell(row=header + offset, column=col).value).split("\n")[0])
+            value = sheet.cell(row=header + offset, column=col).value
+            counts[likelihood, impact] = int(str(value).split("\n")[0]) if value is not None else 0  # blank: none
     assert [sheet.cell(row=header + offset, column=1).value for offset in range(1, 6)] == [5, 4, 3, 2, 1]
     return counts
 
@@ -313,24 +316,57 @@ def _heat_counts(sheet: Any) -> dict[tuple[int, int], int]:
 def test_xlsx_has_register_and_heat_map(car_t: AssessmentResult, car_t_risks: list[Risk]) -> None:
     data = risks_xlsx(car_t_risks, car_t.program.name, as_of=car_t.as_of)
     workbook = _xlsx(data)
-    assert workbook.sheetnames == ["Register", "Heat map"]
+    assert workbook.sheetnames == ["Register", "Heat map", "Trace"]
     register = workbook["Register"]
-    assert [c.value for c in register[1]] == list(COLUMNS)
+    assert [c.value for c in register[1]] == [SHEET_HEADERS[c] for c in SHEET_COLUMNS]
     assert all(c.font.bold for c in register[1])
-    assert register.freeze_panes == "B2"
-    assert register.auto_filter.ref == f"A1:Q{len(car_t_risks) + 1}"
+    assert register.freeze_panes == "C2"
+    assert register.auto_filter.ref == f"A1:M{len(car_t_risks) + 1}"
     assert register.max_row == len(car_t_risks) + 1
     assert register.cell(row=2, column=1).value == "R-001"
-    level = COLUMNS.index("level") + 1
+    level = SHEET_COLUMNS.index("level") + 1
     assert register.cell(row=2, column=level).fill.fgColor.rgb.endswith("FFC7CE")  # high
-    assert register.cell(row=2, column=COLUMNS.index("score") + 1).value == car_t_risks[0].score
-    assert register.cell(row=2, column=COLUMNS.index("cause") + 1).alignment.wrap_text
+    assert register.cell(row=2, column=SHEET_COLUMNS.index("score") + 1).value == car_t_risks[0].score
+    assert register.cell(row=2, column=SHEET_COLUMNS.index("cause") + 1).alignment.wrap_text
+    trace = workbook["Trace"]
+    assert [c.value for c in trace[2]] == ["Id", "Rules", "Finding", "Topics", "Citations"]
+    assert trace.cell(row=3, column=2).value == " ".join(car_t_risks[0].rules)
     expected = Counter((r.likelihood, r.impact) for r in car_t_risks)
     counts = _heat_counts(workbook["Heat map"])
     assert counts == {(lik, imp): expected.get((lik, imp), 0) for lik in range(1, 6) for imp in range(1, 6)}
     grid = heat_map(car_t_risks)
     assert sum(len(ids) for ids in grid.values()) == len(car_t_risks)
     assert workbook.properties.created == datetime.datetime(2026, 11, 25)
+
+
+def test_xlsx_prints_landscape_one_page_wide_with_titles(car_t: AssessmentResult, car_t_risks: list[Risk]) -> None:
+    workbook = _xlsx(risks_xlsx(car_t_risks, car_t.program.name, as_of=car_t.as_of))
+    for sheet in workbook.worksheets:
+        setup = sheet.page_setup
+        assert setup.orientation == "landscape" and setup.fitToWidth == 1, sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
+        assert sheet.oddHeader.left.text == car_t.program.name and "2026-11-25" in (sheet.oddHeader.right.text or "")
+        assert sheet.oddFooter.right.text == "Page &P of &N"
+    register, heat = workbook["Register"], workbook["Heat map"]
+    assert register.page_setup.fitToHeight == 0  # as many pages tall as needed
+    assert register.print_title_rows == "$1:$1"  # the header row on every page
+    assert heat.page_setup.fitToHeight == 1  # the heat map on one page
+    assert "B2:F2" in {str(r) for r in heat.merged_cells.ranges}  # the program name is never cut
+    # Row heights follow the wrapped text: the longest cause gets the tallest row, every row at least two lines.
+    cause = SHEET_COLUMNS.index("cause") + 1
+    heights = {row: register.row_dimensions[row].height for row in range(2, len(car_t_risks) + 2)}
+    longest = max(heights, key=lambda row: len(register.cell(row=row, column=cause).value or ""))
+    assert all(h is not None and h >= 23 for h in heights.values())
+    assert heights[longest] >= max(len(register.cell(row=r, column=cause).value) for r in heights) / 48 * 11.5
+    # Empty values stay empty: no 0 and no empty string anywhere.
+    blank = car_t_risks[0].model_copy(update={"finding": None, "trigger": "", "citations": []})
+    workbook = _xlsx(risks_xlsx([blank], "P", as_of=AS_OF))
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.value not in ("", "0", 0), (sheet.title, cell.coordinate)
+    assert workbook["Register"].cell(row=2, column=SHEET_COLUMNS.index("trigger") + 1).value is None
+    assert workbook["Heat map"].cell(row=7, column=2).value is None  # likelihood 5, impact 1: no risk, blank
 
 
 def test_xlsx_bytes_are_deterministic(car_t: AssessmentResult, car_t_risks: list[Risk]) -> None:
@@ -426,9 +462,9 @@ def test_cells_starting_with_a_formula_get_an_apostrophe() -> None:
 
     workbook = _xlsx(risks_xlsx([hostile], '=HYPERLINK("http://x","program")\x07', as_of=AS_OF))
     register = workbook["Register"]
-    title = register.cell(row=2, column=COLUMNS.index("title") + 1)
+    title = register.cell(row=2, column=SHEET_COLUMNS.index("title") + 1)
     assert title.value == "'" + HOSTILE_MATERIAL and title.data_type == "s"
-    assert register.cell(row=2, column=COLUMNS.index("owner") + 1).value == "'@SUM(A1)"
+    assert register.cell(row=2, column=SHEET_COLUMNS.index("owner") + 1).value == "'@SUM(A1)"
     program = workbook["Heat map"]["B2"]
     assert program.value == '\'=HYPERLINK("http://x","program")' and program.data_type == "s"
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 
 from cmcadvisor.models.program import ActivityId, Stage
 from cmcadvisor.models.program import MeetingType as MeetingTypeLiteral
-from cmcadvisor.models.rule import Confidence, MakeOrBuyFactorId
+from cmcadvisor.models.rule import Condition, Confidence, MakeOrBuyFactorId, TextPart
 
 CITATION_ID_PATTERN = r"^CIT-[A-Z0-9][A-Z0-9-]{2,60}$"
 
@@ -53,12 +53,34 @@ class Citation(_Model):
     superseded_by: StrictStr | None = None
     valid_until: date | None = Field(None, description="When the source stops applying (e.g. the end of a PDUFA period).")
     note: StrictStr | None = Field(None, max_length=1000)
+    # Which products the source is about, in the rules' condition language: where the program's
+    # facts rule it out (an AAV vector is no HCT/P), the citation is not shown for that program.
+    applies_when: Condition | None = None
 
     @field_validator("issued", mode="before")
     @classmethod
     def _date_as_text(cls, value: object) -> object:
         """YAML reads 2023-07-13 as a date; keep the text form."""
         return value.isoformat() if isinstance(value, date) else value
+
+
+class PathwayTiming(_Model):
+    """When a pathway is requested, as its source states it, tied to the program's milestones.
+
+    ``by`` is the milestone the request should precede (``with_`` the one it goes in with); the
+    next step is dated from the program's planned date for it or, for a meeting milestone, from
+    the recommended FDA meeting. ``rule`` says the timing in words and ``citations`` where it is
+    written; nothing here may be inferred beyond what the source says.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    rule: Annotated[StrictStr, Field(min_length=10, max_length=400)]
+    by: MilestoneId | None = None
+    with_: MilestoneId | None = Field(None, alias="with")
+    meeting: MeetingTypeLiteral | None = None  # the FDA meeting type held at the ``by`` milestone
+    designation: StrictStr | None = Field(None, pattern=r"^designations\.[a-z_]+$")  # skip dating once requested
+    citations: Annotated[list[StrictStr], Field(min_length=1)]
 
 
 class Pathway(_Model):
@@ -69,6 +91,9 @@ class Pathway(_Model):
     region: Literal["us", "eu", "jp"]
     summary: Annotated[StrictStr, Field(min_length=10, max_length=1500)]
     citations: Annotated[list[StrictStr], Field(min_length=1)]
+    # What to do while the status cannot be decided (the row still needs a next step).
+    undetermined_step: StrictStr | None = Field(None, min_length=10, max_length=600)
+    timing: PathwayTiming | None = None
 
 
 class MakeOrBuyThresholds(_Model):
@@ -84,6 +109,9 @@ class MakeOrBuyConfig(_Model):
     basis: Annotated[StrictStr, Field(min_length=10)]
     weights: dict[MakeOrBuyFactorId, Annotated[float, Field(ge=0)]]
     thresholds: MakeOrBuyThresholds = MakeOrBuyThresholds()
+    # Per consideration, the program facts it is judged on. When some of them are given but no
+    # factor rule votes, the consideration counts as judged (neutral), not unknown.
+    evidence: dict[MakeOrBuyFactorId, list[StrictStr]] = Field(default_factory=dict)
 
 
 ACTIVITY_IDS: tuple[str, ...] = typing.get_args(ActivityId)
@@ -258,6 +286,8 @@ class CtdSection(_Model):
     basis: Annotated[StrictStr, Field(min_length=3, max_length=600)]
     sheet_mark: StrictStr | None = Field(None, max_length=60)
     confidence: Confidence
+    # How a question to FDA on this topic opens, up to the meeting's milestone phrase ("... is adequate").
+    ask: StrictStr | None = Field(None, pattern=r"^Does the Agency agree ", min_length=30, max_length=300)
 
 
 class CtdSectionsFile(_Model):
@@ -271,15 +301,22 @@ RISK_CATEGORY_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 FindingKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency"]
 
 
+Parts = Annotated[list[TextPart], Field(min_length=1, max_length=12)]
+
+
 class RiskCategory(_Model):
-    """One category of the risk register: what the risk does, how to treat it and who owns it."""
+    """One category of the risk register: what the risk does, how to treat it and who owns it.
+
+    ``effect``, ``mitigation`` and ``trigger`` are one text, or sentences each with the products
+    it applies to (``applies_when``), so an in vivo vector program never reads cell-therapy advice.
+    """
 
     name: Annotated[StrictStr, Field(min_length=3, max_length=120)]
     topics: list[StrictStr] = Field(default_factory=list, max_length=40)
-    effect: Annotated[StrictStr, Field(min_length=10, max_length=1000)]
-    mitigation: Annotated[StrictStr, Field(min_length=10, max_length=1500)]
+    effect: Annotated[StrictStr, Field(min_length=10, max_length=1000)] | Parts
+    mitigation: Annotated[StrictStr, Field(min_length=10, max_length=1500)] | Parts
     owner: Annotated[StrictStr, Field(min_length=2, max_length=120)]
-    trigger: Annotated[StrictStr, Field(min_length=10, max_length=800)]
+    trigger: Annotated[StrictStr, Field(min_length=10, max_length=800)] | Parts
     citations: Annotated[list[StrictStr], Field(min_length=1, max_length=12)]
     basis: Annotated[StrictStr, Field(min_length=10, max_length=1500)]
 
@@ -314,3 +351,57 @@ class RiskCategoriesFile(_Model):
     selection: RiskSelection = RiskSelection()
     scoring: RiskScoring
     categories: dict[Annotated[StrictStr, Field(pattern=RISK_CATEGORY_ID_PATTERN)], RiskCategory]
+
+
+# ---------------------------------------------------------------- display vocabulary
+
+UnitId = Literal[
+    "usd", "weeks", "months", "days", "percent", "count", "date", "lots", "doses", "patients", "people", "years", "stage"
+]
+Label = Annotated[StrictStr, Field(min_length=1, max_length=120)]
+
+
+class FactDisplay(_Model):
+    """How one fact reads in prose: its label and, for a number, its unit."""
+
+    label: Label
+    unit: UnitId | None = None
+
+
+class UnitDisplay(_Model):
+    """One unit: singular and plural words (``week``/``weeks``), or a symbol (``%``)."""
+
+    singular: Annotated[StrictStr, Field(max_length=40)]
+    plural: Annotated[StrictStr, Field(max_length=40)]
+
+
+class MoneyDisplay(_Model):
+    """How amounts read: ``US$ 8.0 million``."""
+
+    currency: Label = "US$"
+    million: Label = "million"
+    billion: Label = "billion"
+
+
+class CaveatDisplay(_Model):
+    """Plain sentences that replace the knowledge base's confidence marks for readers."""
+
+    confidence: dict[Literal["verified", "secondary", "unverified"], StrictStr]
+    draft: Annotated[StrictStr, Field(min_length=5, max_length=300)]  # may hold {year}
+    superseded: Annotated[StrictStr, Field(min_length=5, max_length=300)]
+    heuristic: Annotated[StrictStr, Field(min_length=5, max_length=300)]
+    source_codes: Annotated[list[StrictStr], Field(min_length=1)]  # regular expressions of authoring shorthand
+
+
+class DisplayFile(_Model):
+    """``knowledge/display.yaml``: the one display vocabulary (labels, units, plurals, caveats)."""
+
+    basis: Annotated[StrictStr, Field(min_length=10, max_length=2000)]
+    values: dict[StrictStr, Label]
+    fields: dict[StrictStr, dict[StrictStr, Label]] = Field(default_factory=dict)
+    facts: dict[StrictStr, FactDisplay]
+    units: dict[UnitId, UnitDisplay]
+    plurals: dict[StrictStr, Label] = Field(default_factory=dict)
+    money: MoneyDisplay = MoneyDisplay()
+    months: Annotated[list[Label], Field(min_length=12, max_length=12)]
+    caveats: CaveatDisplay

@@ -1,7 +1,9 @@
 """Pydantic models of the program file (input contract, schema_version 1).
 
 Every field of ``shared/spec/program-file.md`` is here with the same name and nesting. Models
-are strict (unknown keys are errors, values are not coerced across types) and frozen. Each
+are strict (unknown keys are errors, values are not coerced across types) and frozen, and
+every number, date and text field is bounded (docs/input-bounds.md) so that nothing that
+validates can overflow a computation or put a control character into an output. Each
 field's description is phrased as the question a CMC team would answer, because the
 questionnaire is generated from it. This module must not read files or know about rules.
 """
@@ -9,12 +11,72 @@ questionnaire is generated from it. This module must not read files or know abou
 from __future__ import annotations
 
 import datetime
+import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-NonNegInt = Annotated[StrictInt, Field(ge=0)]
-Money = Annotated[StrictInt | StrictFloat, Field(ge=0)]
+# Bounds of every number and date (docs/input-bounds.md). They keep every computation in range:
+# dates plus the longest chain of activity durations and review clocks stay far below year 9999,
+# and money stays a finite float. A value outside its bounds is refused with a located message.
+DATE_MIN = datetime.date(1990, 1, 1)
+DATE_MAX = datetime.date(2100, 12, 31)
+MONEY_MAX = 10**13  # US$ 10 trillion
+PEOPLE_MAX = 1_000_000_000  # prevalence, patients per year
+COUNT_MAX = 1_000_000  # lots, headcounts
+CENTERS_MAX = 100_000
+DOSES_MAX = 1_000
+DAYS_MAX = 3_650  # ten years
+WEEKS_MAX = 520  # ten years
+MONTHS_MAX = 240  # twenty years
+RUNWAY_MONTHS_MAX = 1_200  # a hundred years
+
+Date = Annotated[
+    datetime.date,
+    Field(
+        ge=DATE_MIN, le=DATE_MAX, json_schema_extra={"formatMinimum": DATE_MIN.isoformat(), "formatMaximum": DATE_MAX.isoformat()}
+    ),
+]
+People = Annotated[StrictInt, Field(ge=0, le=PEOPLE_MAX)]
+Count = Annotated[StrictInt, Field(ge=0, le=COUNT_MAX)]
+Centers = Annotated[StrictInt, Field(ge=0, le=CENTERS_MAX)]
+Doses = Annotated[StrictInt, Field(ge=0, le=DOSES_MAX)]
+Days = Annotated[StrictInt, Field(ge=0, le=DAYS_MAX)]
+Weeks = Annotated[StrictInt, Field(ge=0, le=WEEKS_MAX)]
+Months = Annotated[StrictInt, Field(ge=0, le=MONTHS_MAX)]
+RunwayMonths = Annotated[StrictInt, Field(ge=0, le=RUNWAY_MONTHS_MAX)]
+# Float first, so that a wrong type reads "a valid number"; both arms carry the bounds (so the
+# JSON Schema shows them) and the float arm refuses inf and nan.
+Money = Annotated[StrictFloat, Field(ge=0, le=MONEY_MAX, allow_inf_nan=False)] | Annotated[StrictInt, Field(ge=0, le=MONEY_MAX)]
+
+# Characters no text field may hold: C0 controls (tab and line feed only in multi-line text),
+# DEL, C1 controls, line and paragraph separators, bidirectional embeddings, overrides and
+# isolates (they make audit text read differently from what it says) and the two
+# non-characters XML forbids; lone surrogates are refused by pydantic itself. So no writer
+# (Word, SVG, a terminal) ever sees them. The patterns are in the JSON Schema too.
+_REFUSED = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff"
+SINGLE_LINE_PATTERN = rf"^[^\t\n{_REFUSED}]*$"
+MULTILINE_PATTERN = rf"^[^{_REFUSED}]*$"
+# pattern -> (what kind of field, the characters it refuses)
+TEXT_PATTERNS = {
+    SINGLE_LINE_PATTERN: ("a one-line text field", re.compile(rf"[\t\n{_REFUSED}]")),
+    MULTILINE_PATTERN: ("text", re.compile(rf"[{_REFUSED}]")),
+}
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "BACKSPACE", 9: "TAB", 10: "LINE FEED", 11: "VERTICAL TAB", 12: "FORM FEED"}
+_CONTROL_NAMES |= {13: "CARRIAGE RETURN", 0x1B: "ESC", 0x7F: "DEL", 0x85: "NEXT LINE"}
+
+
+def describe_character(char: str) -> str:
+    """``U+001B (ESC)``: a code point and its name, for messages about refused characters."""
+    code = ord(char)
+    name = _CONTROL_NAMES.get(code) or unicodedata.name(char, "") or "a control character"
+    return f"U+{code:04X} ({name})"
+
+
+# Every text field is one of these two, or has a stricter pattern of its own (tests/test_validation_bounds.py).
+Text = Annotated[StrictStr, Field(pattern=SINGLE_LINE_PATTERN)]
+LongText = Annotated[StrictStr, Field(pattern=MULTILINE_PATTERN)]
 Designation = Literal["none", "planned", "requested", "granted", "denied", "rescinded"]
 Region = Literal["us", "eu", "jp"]
 Stage = Literal["preclinical", "phase1", "phase2", "pivotal", "bla_preparation", "bla_under_review", "approved"]
@@ -40,9 +102,9 @@ class ProgramInfo(_Model):
     id: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._-]+$", min_length=1, max_length=80)] = Field(
         description=("What is the program's short identifier (letters, digits, . _ -)?")
     )
-    name: Annotated[StrictStr, Field(min_length=1, max_length=300)] = Field(description=("What is the program's name?"))
-    sponsor: StrictStr | None = Field(None, description=("Who is the sponsor?"), max_length=300)
-    as_of: datetime.date | None = Field(None, description=("As of which date is the assessment made (YYYY-MM-DD)?"))
+    name: Annotated[Text, Field(min_length=1, max_length=300)] = Field(description=("What is the program's name?"))
+    sponsor: Text | None = Field(None, description=("Who is the sponsor?"), max_length=300)
+    as_of: Date | None = Field(None, description=("As of which date is the assessment made (YYYY-MM-DD)?"))
     regions: list[Region] | None = Field(None, description=("Which regions does the program target (us, eu, jp)?"), max_length=3)
 
 
@@ -81,7 +143,7 @@ class Product(_Model):
     formulation: Literal["cryopreserved", "fresh", "frozen", "refrigerated", "lyophilized"] | None = Field(
         None, description=("How is the final product formulated and stored?")
     )
-    route: StrictStr | None = Field(None, description=("By which route is the product administered?"), max_length=200)
+    route: Text | None = Field(None, description=("By which route is the product administered?"), max_length=200)
     science_maturity: Literal["novel", "emerging", "established"] | None = Field(
         None, description=("How mature is the science behind the product (novel, emerging, established)?")
     )
@@ -93,7 +155,7 @@ class Product(_Model):
 class Indication(_Model):
     """The disease, its seriousness and the demand it creates."""
 
-    name: StrictStr | None = Field(None, description=("What is the indication?"), max_length=300)
+    name: Text | None = Field(None, description=("What is the indication?"), max_length=300)
     serious_condition: StrictBool | None = Field(None, description=("Is the condition serious?"))
     life_threatening: StrictBool | None = Field(None, description=("Is the condition life-threatening?"))
     unmet_medical_need: StrictBool | None = Field(
@@ -103,11 +165,11 @@ class Indication(_Model):
     pediatric_onset: StrictBool | None = Field(
         None, description=("Do the serious manifestations primarily affect people aged 0 to 18?")
     )
-    us_prevalence: NonNegInt | None = Field(None, description=("How many people in the US have the disease?"))
-    patients_per_year_at_peak: NonNegInt | None = Field(
+    us_prevalence: People | None = Field(None, description=("How many people in the US have the disease?"))
+    patients_per_year_at_peak: People | None = Field(
         None, description=("How many patients per year will be treated at peak demand?")
     )
-    doses_per_patient: NonNegInt | None = Field(None, description=("How many doses does each patient receive?"))
+    doses_per_patient: Doses | None = Field(None, description=("How many doses does each patient receive?"))
 
 
 class Evidence(_Model):
@@ -135,14 +197,14 @@ class Evidence(_Model):
 class Milestones(_Model):
     """Target (planned) dates of the clinical and regulatory milestones."""
 
-    ind_submission: datetime.date | None = Field(None, description=("When is the IND planned to be submitted?"))
-    first_patient_dosed: datetime.date | None = Field(None, description=("When is the first patient planned to be dosed?"))
-    eop2_meeting: datetime.date | None = Field(None, description=("When is the end-of-phase-2 meeting planned?"))
-    pivotal_start: datetime.date | None = Field(None, description=("When is the pivotal study planned to start?"))
-    bla_submission: datetime.date | None = Field(None, description=("When is the BLA planned to be submitted?"))
-    pre_bla_meeting: datetime.date | None = Field(None, description=("When is the pre-BLA meeting planned?"))
-    bla_approval: datetime.date | None = Field(None, description=("When is BLA approval targeted?"))
-    commercial_launch: datetime.date | None = Field(None, description=("When is commercial launch targeted?"))
+    ind_submission: Date | None = Field(None, description=("When is the IND planned to be submitted?"))
+    first_patient_dosed: Date | None = Field(None, description=("When is the first patient planned to be dosed?"))
+    eop2_meeting: Date | None = Field(None, description=("When is the end-of-phase-2 meeting planned?"))
+    pivotal_start: Date | None = Field(None, description=("When is the pivotal study planned to start?"))
+    bla_submission: Date | None = Field(None, description=("When is the BLA planned to be submitted?"))
+    pre_bla_meeting: Date | None = Field(None, description=("When is the pre-BLA meeting planned?"))
+    bla_approval: Date | None = Field(None, description=("When is BLA approval targeted?"))
+    commercial_launch: Date | None = Field(None, description=("When is commercial launch targeted?"))
 
 
 class Clinical(_Model):
@@ -177,7 +239,7 @@ class Designations(_Model):
 class PlannedChange(_Model):
     """One planned manufacturing change."""
 
-    description: StrictStr | None = Field(None, description=("What is the change?"), max_length=500)
+    description: LongText | None = Field(None, description=("What is the change?"), max_length=500)
     kind: (
         Literal["scale_up", "scale_out", "site_transfer", "raw_material", "equipment", "analytical", "formulation", "other"]
         | None
@@ -205,8 +267,8 @@ class VectorSupply(_Model):
         None, description=("Where does the vector come from?")
     )
     gmp_grade: StrictBool | None = Field(None, description=("Is the vector GMP grade?"))
-    lots_secured: NonNegInt | None = Field(None, description=("How many vector lots are secured?"))
-    lead_time_weeks: NonNegInt | None = Field(None, description=("What is the vector lead time in weeks?"))
+    lots_secured: Count | None = Field(None, description=("How many vector lots are secured?"))
+    lead_time_weeks: Weeks | None = Field(None, description=("What is the vector lead time in weeks?"))
 
 
 class Facility(_Model):
@@ -215,7 +277,7 @@ class Facility(_Model):
     status: Literal["none", "planned", "under_construction", "qualified", "licensed"] | None = Field(
         None, description=("What is the status of the sponsor's own facility?")
     )
-    build_months: NonNegInt | None = Field(None, description=("How many months would the facility take to build?"))
+    build_months: Months | None = Field(None, description=("How many months would the facility take to build?"))
     talent_pool: Literal["strong", "moderate", "weak"] | None = Field(
         None, description=("How strong is the talent pipeline at the facility's location?")
     )
@@ -224,7 +286,7 @@ class Facility(_Model):
 class Cdmo(_Model):
     """The contract manufacturer and the state of the relationship."""
 
-    name: StrictStr | None = Field(None, description=("Which CDMO manufactures the product?"), max_length=300)
+    name: Text | None = Field(None, description=("Which CDMO manufactures the product?"), max_length=300)
     tech_transfer: Literal["not_started", "in_progress", "complete"] | None = Field(
         None, description=("What is the status of technology transfer to the CDMO?")
     )
@@ -249,11 +311,11 @@ class Manufacturing(_Model):
     analytical_methods: Literal["research", "qualified", "validated"] | None = Field(
         None, description=("How mature are the analytical methods (research, qualified, validated)?")
     )
-    stability_months: NonNegInt | None = Field(
+    stability_months: Months | None = Field(
         None, description=("How many months of real-time stability data exist on representative lots?")
     )
-    release_turnaround_days: NonNegInt | None = Field(None, description=("How many days does lot release testing take?"))
-    vein_to_vein_days: NonNegInt | None = Field(None, description=("How many days from collection to infusion (vein to vein)?"))
+    release_turnaround_days: Days | None = Field(None, description=("How many days does lot release testing take?"))
+    vein_to_vein_days: Days | None = Field(None, description=("How many days from collection to infusion (vein to vein)?"))
     chain_of_identity: Literal["none", "manual", "electronic"] | None = Field(
         None, description=("How is chain of identity tracked (none, manual, electronic)?")
     )
@@ -262,7 +324,7 @@ class Manufacturing(_Model):
         None, description=("What is the status of the master and working cell banks?")
     )
     vector_supply: VectorSupply | None = None
-    capacity_lots_per_year: NonNegInt | None = Field(None, description=("How many lots per year can be manufactured?"))
+    capacity_lots_per_year: Count | None = Field(None, description=("How many lots per year can be manufactured?"))
     facility: Facility | None = None
     cdmo: Cdmo | None = None
 
@@ -270,10 +332,10 @@ class Manufacturing(_Model):
 class Material(_Model):
     """One critical raw material or reagent."""
 
-    name: StrictStr | None = Field(None, description=("What is the material?"), max_length=300)
+    name: Text | None = Field(None, description=("What is the material?"), max_length=300)
     grade: Literal["gmp", "clinical", "research"] | None = Field(None, description=("What grade is the material?"))
     single_source: StrictBool | None = Field(None, description=("Does the material have a single source?"))
-    lead_time_weeks: NonNegInt | None = Field(None, description=("What is the material's lead time in weeks?"))
+    lead_time_weeks: Weeks | None = Field(None, description=("What is the material's lead time in weeks?"))
     animal_origin: StrictBool | None = Field(None, description=("Is the material of animal origin?"))
     qualified: StrictBool | None = Field(None, description=("Is the material qualified?"))
 
@@ -281,9 +343,9 @@ class Material(_Model):
 class Equipment(_Model):
     """One long-lead piece of equipment."""
 
-    name: StrictStr | None = Field(None, description=("What is the equipment?"), max_length=300)
-    lead_time_weeks: NonNegInt | None = Field(None, description=("What is the equipment's lead time in weeks?"))
-    need_by: datetime.date | None = Field(None, description=("By when is the equipment needed?"))
+    name: Text | None = Field(None, description=("What is the equipment?"), max_length=300)
+    lead_time_weeks: Weeks | None = Field(None, description=("What is the equipment's lead time in weeks?"))
+    need_by: Date | None = Field(None, description=("By when is the equipment needed?"))
     ordered: StrictBool | None = Field(None, description=("Has the equipment been ordered?"))
 
 
@@ -307,15 +369,15 @@ class Organization(_Model):
     funding_stage: Literal["pre_seed", "seed", "series_a", "series_b", "series_c", "public", "large_pharma"] | None = Field(
         None, description=("What is the sponsor's funding stage?")
     )
-    cash_runway_months: NonNegInt | None = Field(None, description=("How many months of cash runway remain?"))
+    cash_runway_months: RunwayMonths | None = Field(None, description=("How many months of cash runway remain?"))
     capex_available_usd: Money | None = Field(
         None, description=("How much capital (USD) is available for manufacturing facilities?")
     )
     gmp_experience: Literal["none", "limited", "established"] | None = Field(
         None, description=("How much GMP manufacturing experience does the organization have?")
     )
-    cmc_headcount: NonNegInt | None = Field(None, description=("How many people work in CMC?"))
-    quality_headcount: NonNegInt | None = Field(None, description=("How many people work in quality?"))
+    cmc_headcount: Count | None = Field(None, description=("How many people work in CMC?"))
+    quality_headcount: Count | None = Field(None, description=("How many people work in quality?"))
     talent_market: Literal["strong", "moderate", "weak"] | None = Field(
         None, description=("How strong is the local market for GMP talent?")
     )
@@ -329,7 +391,7 @@ class MarketAccess(_Model):
     reimbursement_model: Literal["none", "traditional", "outcomes_based", "annuity", "undecided"] | None = Field(
         None, description=("Which reimbursement model is planned?")
     )
-    treatment_centers_planned: NonNegInt | None = Field(None, description=("How many treatment centres are planned at launch?"))
+    treatment_centers_planned: Centers | None = Field(None, description=("How many treatment centres are planned at launch?"))
     patient_engagement: StrictBool | None = Field(
         None, description=("Is there an advocacy partnership or patient-focused development in place?")
     )
@@ -339,20 +401,18 @@ class Interaction(_Model):
     """One formal interaction with FDA (or another agency) so far."""
 
     type: MeetingType = Field(description=("Which type of meeting was it?"))
-    date: datetime.date | None = Field(None, description=("When was the meeting held?"))
+    date: Date | None = Field(None, description=("When was the meeting held?"))
     cmc_discussed: StrictBool | None = Field(None, description=("Was CMC discussed?"))
 
 
 class Waiver(_Model):
     """An accepted deviation from one rule's advice; stays visible in every output."""
 
-    rule: Annotated[StrictStr, Field(min_length=1, max_length=40)] = Field(description="Which rule is waived?")
-    justification: Annotated[StrictStr, Field(min_length=1, max_length=2000)] = Field(
-        description="Why is the deviation accepted?"
-    )
-    approved_by: Annotated[StrictStr, Field(min_length=1, max_length=300)] = Field(description="Who approved it?")
-    approved_on: datetime.date = Field(description="When was it approved?")
-    expires: datetime.date = Field(description="When does the waiver expire?")
+    rule: Annotated[Text, Field(min_length=1, max_length=40)] = Field(description="Which rule is waived?")
+    justification: Annotated[LongText, Field(min_length=1, max_length=2000)] = Field(description="Why is the deviation accepted?")
+    approved_by: Annotated[Text, Field(min_length=1, max_length=300)] = Field(description="Who approved it?")
+    approved_on: Date = Field(description="When was it approved?")
+    expires: Date = Field(description="When does the waiver expire?")
 
 
 ActivityId = Literal[
@@ -379,7 +439,7 @@ ActivityId = Literal[
 class TimelineSettings(_Model):
     """Planning overrides for the timeline (an addition to the contract)."""
 
-    durations_days: dict[ActivityId, Annotated[StrictInt, Field(ge=0, le=3650)]] | None = Field(
+    durations_days: dict[ActivityId, Days] | None = Field(
         None, description="Which default activity durations (in days) should be replaced, and by what?"
     )
     review: Literal["standard", "priority"] | None = Field(

@@ -59,6 +59,8 @@ class PathwayResult(_Out):
     next_step: str | None = None
     missing_facts: list[str] = Field(default_factory=list)
     unsettled: list[str] = Field(default_factory=list)
+    next_step_due: str | None = None  # ISO date the next step should be done by, where the program fixes one
+    next_step_basis: str | None = None  # the request timing the date rests on, and which program date was used
 
 
 class DueRef(_Out):
@@ -108,6 +110,22 @@ class MakeOrBuyFactor(_Out):
     favours: Literal["in_house", "cdmo", "neutral", "unknown"]
     weight: float
     reason: str
+    # The factor's net vote scaled to -1..+1 (positive favours in-house), and weight x score:
+    # what this consideration added to the recommendation's score.
+    score: float = 0.0
+    contribution: float = 0.0
+    rules: list[str] = Field(default_factory=list)  # the factor rules that voted
+    facts: dict[str, bool | int | float | str] = Field(default_factory=dict)  # the given facts it was judged on
+    missing: list[str] = Field(default_factory=list)  # facts not given that could still move it
+
+
+class MakeOrBuyFlip(_Out):
+    """One single-fact change that would flip the recommendation (``would_flip_if`` as data)."""
+
+    fact: str
+    op: Literal["=", ">=", "<="]
+    value: bool | int | float | str
+    gives: Literal["in_house", "cdmo", "hybrid"]
 
 
 class MakeOrBuy(_Out):
@@ -118,6 +136,9 @@ class MakeOrBuy(_Out):
     factors: list[MakeOrBuyFactor]
     would_flip_if: list[str]
     note: str | None = None
+    flips: list[MakeOrBuyFlip] = Field(default_factory=list)  # would_flip_if, item for item, as data
+    score: float = 0.0  # the sum of the contributions; above +decide_at in-house, below -decide_at CDMO
+    decide_at: float | None = None
 
 
 class Activity(_Out):
@@ -173,6 +194,9 @@ class MeetingQuestion(_Out):
     finding: str | None = None
     severity: Severity | None = None
     citations: list[str] = Field(default_factory=list)
+    # One question per topic: every open finding it merges (``finding`` first) and the point each adds.
+    findings: list[str] = Field(default_factory=list)
+    points: list[str] = Field(default_factory=list)
 
 
 class Meeting(_Out):

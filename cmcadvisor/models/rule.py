@@ -202,6 +202,18 @@ Condition = Annotated[
 ]
 
 
+class TextPart(_Model):
+    """One sentence of a text, shown only where the program's facts do not rule it out.
+
+    ``applies_when`` is a condition in the rules' language over program facts (no derived or
+    item facts); an unknown fact keeps the sentence. Used for modality-specific notes of rule
+    messages and for the risk register's category texts.
+    """
+
+    text: Annotated[StrictStr, Field(min_length=3, max_length=800)]
+    applies_when: Condition | None = None
+
+
 class PathwayOutcome(_Model):
     """The status a pathway rule gives to one pathway id."""
 
@@ -228,6 +240,9 @@ class Outcome(_Model):
     """What a firing produces: a finding, derived facts, a pathway status, timeline hooks."""
 
     message: Annotated[StrictStr, Field(min_length=1, max_length=2000)]
+    # Sentences added to the message for the products they apply to (e.g. a 21 CFR 1271 point
+    # for cell-based products only), so a finding never reads another modality's advice.
+    notes: list[TextPart] = Field(default_factory=list, max_length=8)
     title: StrictStr | None = Field(None, max_length=300)
     derive: list[Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]] = Field(default_factory=list, max_length=8)
     pathway: PathwayOutcome | None = None

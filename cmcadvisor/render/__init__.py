@@ -1,7 +1,8 @@
 """Renderers: an assessment in, text out. They format; they never decide or compute.
 
 ``render(result, fmt)`` picks the renderer for an output format. JSON is the contract's
-document; Markdown comes from a Jinja template; the table is drawn with rich.
+document; Markdown and HTML come from Jinja templates, with the executive summary and the
+make-or-buy view of :mod:`cmcadvisor.render.summary`; the table is drawn with rich.
 """
 
 from __future__ import annotations
@@ -29,20 +30,24 @@ def render(
 
         return render_json(result)
     if fmt == "markdown":
+        from cmcadvisor.render.summary import executive_summary
         from cmcadvisor.render.templating import render_template
 
-        return render_template("assessment.md.j2", templates, result=result)
+        return render_template("assessment.md.j2", templates, result=result, summary=executive_summary(result))
     if fmt == "html":
         from markupsafe import Markup
 
         from cmcadvisor.render.gantt import gantt
+        from cmcadvisor.render.summary import executive_summary
         from cmcadvisor.render.templating import render_html_template
 
         svg = gantt(result, "svg").decode("utf-8") if result.timeline.activities or result.timeline.milestones else ""
         svg = svg[svg.find("<svg") :] if "<svg" in svg else ""
         # matplotlib writes the SVG and escapes every text it draws (tested with hostile names)
         chart = Markup(svg)  # noqa: S704
-        return render_html_template("assessment.html.j2", templates, result=result, auditor=auditor, gantt_svg=chart)
+        return render_html_template(
+            "assessment.html.j2", templates, result=result, auditor=auditor, gantt_svg=chart, summary=executive_summary(result)
+        )
     if fmt == "table":
         from cmcadvisor.render.as_table import render_table
 

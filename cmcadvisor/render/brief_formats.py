@@ -3,8 +3,11 @@
 Each renderer prints a :class:`~cmcadvisor.meetings.Brief` and decides nothing. Markdown and HTML
 come from Jinja templates (``brief.md.j2``, ``brief.html.j2``) whose printed values are escaped
 for their format; the DOCX is built with python-docx (real headings, numbered questions, a table
-of key dates) and is byte-identical for the same brief: its core properties and zip timestamps
-come from the assessment date, never from the clock.
+of key dates, a DRAFT header, "Page X of Y" footer and contents field) and is byte-identical for
+the same brief: its document properties and zip timestamps come from the brief and the assessment
+date, never from the clock or the template. The FDA-facing body of every format carries no rule,
+finding or citation ids and no fact paths; those go to a final "Traceability (internal: remove
+before submission)" appendix, which ``trace=False`` (``--no-trace``) leaves out.
 """
 
 from __future__ import annotations
@@ -15,25 +18,25 @@ import json
 from typing import Literal, assert_never
 
 from cmcadvisor.meetings import Brief
-from cmcadvisor.models.result import MeetingQuestion
+from cmcadvisor.models.result import CitationRef, MeetingQuestion
 from cmcadvisor.render.office import stable_zip
 
 BriefFormat = Literal["markdown", "docx", "html", "json"]
 BRIEF_FORMATS: tuple[str, ...] = ("markdown", "docx", "html", "json")
 
 
-def brief_markdown(brief: Brief, templates: str | None = None) -> str:
-    """The brief as Markdown (``templates``: an organisation's override folder)."""
+def brief_markdown(brief: Brief, templates: str | None = None, *, trace: bool = True) -> str:
+    """The brief as Markdown (``templates``: an organisation's override folder; ``trace``: add the appendix)."""
     from cmcadvisor.render.templating import render_template
 
-    return render_template("brief.md.j2", templates, brief=brief)
+    return render_template("brief.md.j2", templates, brief=brief, trace=trace)
 
 
-def brief_html(brief: Brief, templates: str | None = None) -> str:
-    """The brief as one self-contained, printable HTML page."""
+def brief_html(brief: Brief, templates: str | None = None, *, trace: bool = True) -> str:
+    """The brief as one self-contained, printable HTML page (``trace``: add the traceability appendix)."""
     from cmcadvisor.render.templating import render_html_template
 
-    return render_html_template("brief.html.j2", templates, brief=brief)
+    return render_html_template("brief.html.j2", templates, brief=brief, trace=trace)
 
 
 def brief_json(brief: Brief) -> str:
@@ -57,22 +60,35 @@ def brief_json(brief: Brief) -> str:
             ],
             "attachments": list(brief.attachments),
             "sources": [c.model_dump(mode="json") for c in brief.sources],
+            "question_sources": {str(k): v for k, v in brief.question_sources.items()},
+            "trace": [t.model_dump(mode="json") for t in brief.trace],
         },
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def _facts_text(facts: dict[str, object]) -> str:
-    if not facts:
-        return "none recorded"
-    return "; ".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in facts.items())
+TRACE_HEADING = "Traceability (internal: remove before submission)"
 
 
-def brief_docx(brief: Brief) -> bytes:
-    """The brief as a Word document with real headings; deterministic for the same brief."""
+def _source_text(c: CitationRef) -> str:
+    text = f"{c.title}, {c.issuer}, {c.year}" + (f", {c.section}" if c.section else "")
+    return text + (" (draft)" if c.status == "draft" else "") + (f". {c.url}" if c.url else "")
+
+
+def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
+    """The brief as a Word document a regulatory writer can start from; deterministic for the same brief.
+
+    A header with the program and a DRAFT mark, a "Page X of Y" footer (PAGE and NUMPAGES fields),
+    a table-of-contents field (filled with the headings; Word refreshes it with page numbers on
+    opening), headings kept with what follows, core and extended document properties from the
+    brief (no template metadata, no thumbnail), and the traceability appendix last unless
+    ``trace`` is false.
+    """
     from docx import Document
     from docx.document import Document as DocumentObject
-    from docx.shared import Pt
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.shared import Cm, Pt, RGBColor
+    from docx.text.paragraph import Paragraph
 
     doc: DocumentObject = Document()
     m = brief.meeting
@@ -80,12 +96,12 @@ def brief_docx(brief: Brief) -> bytes:
     stamp = datetime.datetime(as_of.year, as_of.month, as_of.day, tzinfo=datetime.UTC)
     props = doc.core_properties
     props.title = brief.title
-    props.subject = f"FDA {m.fda_category} meeting request and briefing package outline"
-    props.author = "cmcadvisor"
+    props.subject = f"{m.name} ({m.fda_category}): meeting request and briefing package outline"
+    props.author = brief.sponsor or brief.program.name
     props.last_modified_by = "cmcadvisor"
-    props.keywords = f"{brief.program.id}; {m.type}; FDA meeting"
+    props.keywords = f"{brief.program.id}; {m.name}; FDA meeting; draft"
     props.comments = brief.disclaimer
-    props.category = "FDA meeting brief"
+    props.category = "FDA meeting brief (draft)"
     props.identifier = f"{brief.program.id}-{m.type}-{brief.as_of}"
     props.version = brief.tool_version
     props.revision = 1
@@ -93,101 +109,313 @@ def brief_docx(brief: Brief) -> bytes:
     props.modified = stamp
     props.last_printed = stamp
 
-    def bullets(lines: list[str]) -> None:
-        for line in lines:
-            doc.add_paragraph(line, style="List Bullet")
+    normal = doc.styles["Normal"]
+    normal.font.size = Pt(10.5)
+    section = doc.sections[0]
+    section.top_margin = section.bottom_margin = Cm(2.2)
+    section.left_margin = section.right_margin = Cm(2.2)
+    section.header_distance = section.footer_distance = Cm(1.0)
+    _header(section.header.paragraphs[0], f"{brief.program.name}: {m.name} ({m.fda_category})", RGBColor(0xA3, 0x15, 0x15))
+    _page_footer(section.footer.paragraphs[0])
 
-    def question_line(number: int, text: str, tail: str = "") -> None:
-        para = doc.add_paragraph()
+    toc: list[tuple[int, str]] = []
+
+    def heading(text: str, level: int) -> Paragraph:
+        para: Paragraph = doc.add_heading(text, level=level)
+        para.paragraph_format.keep_with_next = True
+        para.paragraph_format.keep_together = True
+        if level == 1:
+            toc.append((level, text))
+        return para
+
+    def paragraph(text: str = "", style: str | None = None, *, keep: bool = False) -> Paragraph:
+        para = doc.add_paragraph(text, style=style)
+        para.paragraph_format.keep_together = True
+        if keep:
+            para.paragraph_format.keep_with_next = True
+        return para
+
+    def bullets(lines: list[str]) -> None:
+        for index, line in enumerate(lines):
+            # The first lines stay with the next, so a list never leaves one line behind its heading.
+            paragraph(line, "List Bullet", keep=index == 0 and len(lines) > 1)
+
+    def labelled(label: str, text: str, *, keep: bool = True) -> None:
+        para = paragraph(style="List Bullet", keep=keep)
+        para.add_run(f"{label}: ").bold = True
+        para.add_run(text)
+
+    def question_line(number: int, text: str, tail: str = "", *, keep: bool = False) -> None:
+        para = paragraph(keep=keep)
         para.add_run(f"Question {number}. ").bold = True
         para.add_run(text + tail)
 
-    doc.add_heading(brief.title, level=0)
-    doc.add_paragraph(
-        f"Program {brief.program.id}, as of {brief.as_of}. Meeting type: {m.type} ({m.fda_category}). Fit: {m.fit}."
-    )
-    note = doc.add_paragraph()
+    title = doc.add_heading(brief.title, level=0)
+    title.paragraph_format.keep_with_next = True
+    draft = paragraph(keep=True)
+    mark = draft.add_run("DRAFT")
+    mark.bold = True
+    mark.font.color.rgb = RGBColor(0xA3, 0x15, 0x15)
+    draft.add_run(f"  Program {brief.program.id}, as of {brief.as_of_text}. Meeting: {m.name} ({m.fda_category}).")
+    draft.add_run(f" Fit: {brief.fit_label}.")
+    note = paragraph()
     note.add_run(brief.disclaimer).italic = True
+    contents = paragraph(keep=True)
+    contents.add_run("Contents").bold = True
+    toc_paragraph = paragraph()
 
-    doc.add_heading("Key dates", level=1)
+    heading("Key dates", 1)
     table = doc.add_table(rows=1, cols=3)
     table.style = "Table Grid"
-    for cell, text in zip(table.rows[0].cells, ("Date", "What", "Rule"), strict=True):
+    _repeat_header(table.rows[0])
+    for cell, text in zip(table.rows[0].cells, ("Date", "What", "How the date is set"), strict=True):
         cell.text = ""
         cell.paragraphs[0].add_run(text).bold = True
     for d in brief.key_dates:
-        row = table.add_row().cells
-        row[0].text, row[1].text, row[2].text = d.date or "not set", d.label, d.rule
+        row = table.add_row()
+        _no_split(row)
+        cells = row.cells
+        cells[0].text, cells[1].text, cells[2].text = d.date or "not set", d.label, d.rule
+    _widths(table, (Cm(2.6), Cm(5.0), Cm(9.0)))
     bullets([f"Scheduling: {n}" for n in m.date_notes])
 
-    doc.add_heading("Which meeting fits", level=1)
-    doc.add_paragraph(m.purpose)
+    heading("Which meeting fits", 1)
+    paragraph(m.purpose)
     bullets([*m.fit_reasons, *(f"Limit: {x}" for x in m.limits), *([f"CDRP: {m.cdrp}"] if m.cdrp else [])])
 
-    doc.add_heading("Assumptions", level=1)
+    heading("Assumptions", 1)
     bullets(m.assumptions)
 
     def request_question(q: MeetingQuestion) -> None:
-        question_line(q.number, q.text, f" (Rules: {', '.join(q.rules)}; CTD {q.ctd_section or 'no Module 3 section'})")
+        question_line(q.number, q.text, f" (CTD {q.ctd_section or 'no Module 3 section'})")
 
     def package_question(q: MeetingQuestion) -> None:
-        doc.add_heading(f"Question {q.number}", level=4)
-        question_line(q.number, q.text)
-        traced = f"rule {', '.join(q.rules)}" + (f", finding {q.finding}" if q.finding else "")
-        traced += f" ({q.severity})" if q.severity else ""
-        for label, text in (
-            ("Context", q.context),
-            ("Facts behind it", _facts_text(dict(q.facts))),
-            ("CTD Module 3", q.ctd_section or "no Module 3 section"),
-            ("Traced to", traced),
-            ("Sources", ", ".join(q.citations) or "none"),
-            ("Sponsor's position", q.sponsor_position),
-        ):
-            para = doc.add_paragraph(style="List Bullet")
-            para.add_run(f"{label}: ").bold = True
-            para.add_run(text)
+        heading(f"Question {q.number}", 4)
+        question_line(q.number, q.text, keep=True)
+        refs = ", ".join(f"[{n}]" for n in brief.question_sources.get(q.number, [])) or "none"
+        labelled("Context", q.context)
+        labelled("CTD Module 3", q.ctd_section or "no Module 3 section")
+        labelled("Sources", refs)
+        labelled("Sponsor's position", q.sponsor_position, keep=False)
 
     # The request and the package list the same outline items; only their questions read differently.
-    for heading, items, write_question in (
+    for title_text, items, write_question in (
         ("Part 1: Meeting request", brief.request, request_question),
         ("Part 2: Briefing package outline", brief.package, package_question),
     ):
-        doc.add_heading(heading, level=1)
+        heading(title_text, 1).paragraph_format.page_break_before = True
         for item in items:
-            doc.add_heading(f"{item.number}. {item.title}", level=2)
+            heading(f"{item.number}. {item.title}", 2)
             if item.id == "questions":
                 for group in brief.question_groups:
-                    doc.add_heading(group.label, level=3)
+                    heading(group.label, 3)
                     for q in group.questions:
                         write_question(q)
                 if not brief.question_groups:
-                    doc.add_paragraph("No questions could be drawn from the open findings. [Add the sponsor's questions.]")
+                    paragraph("No questions could be drawn from the open findings. [Add the sponsor's questions.]")
             else:
                 bullets(item.lines)
             if item.note:
-                doc.add_paragraph(f"Note: {item.note}")
+                paragraph(f"Note: {item.note}")
 
-    doc.add_heading("Sources", level=1)
+    heading("Sources", 1)
     for c in brief.sources:
-        text = f"{c.id}: {c.title}, {c.issuer}, {c.year}" + (f", {c.section}" if c.section else "")
-        text += f" ({c.status}; {c.confidence})" + (f" {c.url}" if c.url else "")
-        doc.add_paragraph(text, style="List Bullet")
+        paragraph(_source_text(c), "List Number")
 
-    style = doc.styles["Normal"]
-    style.font.size = Pt(10.5)
+    if trace:
+        heading(TRACE_HEADING, 1).paragraph_format.page_break_before = True
+        paragraph(
+            "Where each question comes from in the assessment: the rules and findings behind it and the facts they "
+            "tested. For cmcadvisor's users only; delete this appendix before the package goes to FDA."
+        ).runs[0].italic = True
+        trace_table = doc.add_table(rows=1, cols=4)
+        trace_table.style = "Table Grid"
+        _repeat_header(trace_table.rows[0])
+        for cell, text in zip(trace_table.rows[0].cells, ("Item", "Rules", "Findings", "Facts"), strict=True):
+            cell.text = ""
+            cell.paragraphs[0].add_run(text).bold = True
+        for t in brief.trace:
+            row = trace_table.add_row()
+            _no_split(row)
+            cells = row.cells
+            cells[0].text = t.item
+            cells[1].text = ", ".join(t.rules)
+            cells[2].text = ", ".join(t.findings) + (f" ({t.severity})" if t.severity else "")
+            cells[3].text = "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in t.facts.items()) or "none"
+        _widths(trace_table, (Cm(2.4), Cm(3.6), Cm(3.2), Cm(7.4)))
+        paragraph("Sources by knowledge-base id:", keep=True)
+        for n, c in enumerate(brief.sources, 1):
+            paragraph(f"[{n}] {c.id} ({c.status}; {c.confidence})", "List Bullet")
+
+    _toc_field(toc_paragraph, toc)
+    _update_fields_on_open(doc)
+    package = doc.part.package
+    for rel_id, rel in list(package.rels.items()):
+        if rel.reltype == RT.THUMBNAIL:  # the template's preview image: not this document
+            del package.rels[rel_id]
+        elif rel.reltype == RT.EXTENDED_PROPERTIES:
+            rel.target_part._blob = _app_xml(brief, doc)
     raw = io.BytesIO()
     doc.save(raw)
     return stable_zip(raw.getvalue(), as_of)
 
 
-def render_brief(brief: Brief, fmt: BriefFormat, *, templates: str | None = None) -> str | bytes:
-    """The brief in ``fmt``: text for markdown, html and json; bytes for docx."""
+# ---------------------------------------------------------------- WordprocessingML helpers
+
+
+def _run_field(paragraph: object, instruction: str, shown: str) -> None:
+    """A complex field (``PAGE``, ``NUMPAGES``, ``TOC ...``) whose current result reads ``shown``."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.text.paragraph import Paragraph
+
+    assert isinstance(paragraph, Paragraph)
+    for kind, text in (("begin", None), ("instr", instruction), ("separate", None), ("result", shown), ("end", None)):
+        run = paragraph.add_run()
+        if kind == "instr":
+            instr = OxmlElement("w:instrText")
+            instr.set(qn("xml:space"), "preserve")
+            instr.text = f" {text} "
+            run._r.append(instr)
+        elif kind == "result":
+            run.text = text or ""
+        else:
+            char = OxmlElement("w:fldChar")
+            char.set(qn("w:fldCharType"), kind)
+            if kind == "begin":
+                char.set(qn("w:dirty"), "true")
+            run._r.append(char)
+
+
+def _header(paragraph: object, text: str, colour: object) -> None:
+    from docx.enum.text import WD_TAB_ALIGNMENT
+    from docx.shared import Cm, Pt
+    from docx.text.paragraph import Paragraph
+
+    assert isinstance(paragraph, Paragraph)
+    paragraph.paragraph_format.tab_stops.add_tab_stop(Cm(16.6), WD_TAB_ALIGNMENT.RIGHT)
+    lead = paragraph.add_run(text)
+    lead.font.size = Pt(9)
+    paragraph.add_run("\t")
+    mark = paragraph.add_run("DRAFT")
+    mark.bold = True
+    mark.font.size = Pt(9)
+    mark.font.color.rgb = colour
+
+
+def _page_footer(paragraph: object) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.text.paragraph import Paragraph
+
+    assert isinstance(paragraph, Paragraph)
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    paragraph.add_run("Page ")
+    _run_field(paragraph, "PAGE", "1")
+    paragraph.add_run(" of ")
+    _run_field(paragraph, "NUMPAGES", "1")
+
+
+def _toc_field(paragraph: object, entries: list[tuple[int, str]]) -> None:
+    """A TOC field over the level-1 headings; its result lists them until Word refreshes it with page numbers."""
+    from docx.text.paragraph import Paragraph
+
+    assert isinstance(paragraph, Paragraph)
+    shown = "\n".join(("    " if level == 2 else "") + text for level, text in entries)
+    _run_field(paragraph, 'TOC \\o "1-1" \\h \\z \\u', shown)
+    for run in paragraph.runs:
+        if "\n" in run.text:
+            lines = run.text.split("\n")
+            run.text = lines[0]
+            for line in lines[1:]:
+                run.add_break()
+                run.add_text(line)
+
+
+def _update_fields_on_open(doc: object) -> None:
+    """Ask Word to refresh the fields (contents, page count) when the document opens."""
+    from docx.document import Document as DocumentObject
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    assert isinstance(doc, DocumentObject)
+    settings = doc.settings.element
+    update = OxmlElement("w:updateFields")
+    update.set(qn("w:val"), "true")
+    settings.append(update)
+
+
+def _widths(table: object, widths: tuple[object, ...]) -> None:
+    """Fixed column widths, in the grid (which LibreOffice reads) and in every cell (which Word reads)."""
+    from docx.shared import Length
+    from docx.table import Table
+
+    assert isinstance(table, Table)
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        assert isinstance(width, Length)
+        column.width = width
+        for cell in column.cells:
+            cell.width = width
+
+
+def _repeat_header(row: object) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.table import _Row
+
+    assert isinstance(row, _Row)
+    flag = OxmlElement("w:tblHeader")
+    flag.set(qn("w:val"), "true")
+    row._tr.get_or_add_trPr().append(flag)
+
+
+def _no_split(row: object) -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.table import _Row
+
+    assert isinstance(row, _Row)
+    flag = OxmlElement("w:cantSplit")
+    flag.set(qn("w:val"), "true")
+    row._tr.get_or_add_trPr().append(flag)
+
+
+def _app_xml(brief: Brief, doc: object) -> bytes:
+    """docProps/app.xml written for this document (the template's says another application, 1 page, 0 words)."""
+    from xml.sax.saxutils import escape
+
+    from docx.document import Document as DocumentObject
+
+    assert isinstance(doc, DocumentObject)
+    texts = [p.text for p in doc.paragraphs] + [c.text for t in doc.tables for r in t.rows for c in r.cells]
+    words = sum(len(t.split()) for t in texts)
+    characters = sum(len(t.replace(" ", "")) for t in texts)
+    company = escape(brief.sponsor or "")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" '
+        'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
+        f"<Template>Normal.dotm</Template><TotalTime>0</TotalTime><Words>{words}</Words>"
+        f"<Characters>{characters}</Characters><Application>cmcadvisor {escape(brief.tool_version)}</Application>"
+        f"<DocSecurity>0</DocSecurity><Paragraphs>{len(texts)}</Paragraphs><ScaleCrop>false</ScaleCrop>"
+        f"<Company>{company}</Company><LinksUpToDate>false</LinksUpToDate>"
+        f"<CharactersWithSpaces>{sum(len(t) for t in texts)}</CharactersWithSpaces>"
+        "<SharedDoc>false</SharedDoc><HyperlinksChanged>false</HyperlinksChanged></Properties>"
+    ).encode()
+
+
+def render_brief(brief: Brief, fmt: BriefFormat, *, templates: str | None = None, trace: bool = True) -> str | bytes:
+    """The brief in ``fmt``: text for markdown, html and json; bytes for docx.
+
+    ``trace`` adds the internal traceability appendix to Markdown, HTML and DOCX; the JSON always
+    carries the trace (it is the machine-readable record).
+    """
     if fmt == "markdown":
-        return brief_markdown(brief, templates)
+        return brief_markdown(brief, templates, trace=trace)
     if fmt == "html":
-        return brief_html(brief, templates)
+        return brief_html(brief, templates, trace=trace)
     if fmt == "json":
         return brief_json(brief)
     if fmt == "docx":
-        return brief_docx(brief)
+        return brief_docx(brief, trace=trace)
     assert_never(fmt)

@@ -1,6 +1,7 @@
 """The timeline as a Gantt chart (PNG or SVG), drawn with matplotlib: its only home.
 
-Critical activities are red, work in progress amber, planned work blue; milestones are
+Activities on the printed critical path are red (and only those), work in progress amber, planned
+work blue; labels come from the display vocabulary and stay distinct when shortened; milestones are
 diamonds at their forecast with a hollow marker at their target when they differ, and the
 as-of date is a dashed line. Output is deterministic: no timestamps or random ids are embedded.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime
 import io
 
+from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult
 
 
@@ -25,7 +27,9 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
     timeline = result.timeline
     rows = [a for a in timeline.activities if a.start and a.finish and a.status != "complete" and a.id != "bla_submission"]
     milestones = [m for m in timeline.milestones if m.forecast and m.status != "achieved"]
-    labels = [a.name if len(a.name) <= 48 else a.name[:45] + "..." for a in rows] + [m.id.replace("_", " ") for m in milestones]
+    names = [display.term(m.id) for m in milestones]
+    labels = display.short_labels([a.name for a in rows] + [n[:1].upper() + n[1:] for n in names], 48)
+    on_path = set(timeline.critical_path)
     height = max(3.0, 0.32 * len(labels) + 1.4)
     fig, ax = plt.subplots(figsize=(11, height), dpi=110)
     origin = datetime.date.fromisoformat(result.as_of)
@@ -38,11 +42,13 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
 
     for y, a in enumerate(rows):
         start, finish = day(a.start or ""), day(a.finish or "")
-        colour = "#c62828" if a.critical else "#ef8f00" if a.status == "in_progress" else "#3f6fb5"
+        colour = "#c62828" if a.id in on_path else "#ef8f00" if a.status == "in_progress" else "#3f6fb5"
         width = max((finish - start).days, 1)
         ax.barh(y, width, left=x(start), height=0.6, color=colour, edgecolor="black", linewidth=0.4)
         if a.late_by_days:
-            ax.text(x(finish) + 25, y, f"late {a.late_by_days} d", va="center", color="#c62828", fontsize=8)
+            ax.text(
+                x(finish) + 25, y, f"late by {display.quantity(a.late_by_days, 'days')}", va="center", color="#c62828", fontsize=8
+            )
     base = len(rows)
     for offset, m in enumerate(milestones):
         y = base + offset
@@ -51,7 +57,9 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
         if m.target and m.target != m.forecast:
             ax.plot([x(day(m.target))], [y], marker="D", markerfacecolor="none", color="grey", markersize=7)
         if m.late_by_days:
-            ax.text(forecast + 25, y, f"late {m.late_by_days} d", va="center", color="#c62828", fontsize=8)
+            ax.text(
+                forecast + 25, y, f"late by {display.quantity(m.late_by_days, 'days')}", va="center", color="#c62828", fontsize=8
+            )
     ax.axvline(x(day(result.as_of)), color="grey", linestyle="--", linewidth=0.8)
     ax.set_yticks(range(len(labels)), labels=labels)
     ax.invert_yaxis()
@@ -69,11 +77,11 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
     ax.set_xlim(-20, x(last) + 120)
     ax.grid(axis="x", color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
-    name = result.program.name if len(result.program.name) <= 70 else result.program.name[:67] + "..."
+    name = display.shorten(result.program.name, 70)
     fig.suptitle(f"CMC timeline: {name}", fontsize=11, x=0.02, ha="left")
     ax.set_title(
-        f"as of {result.as_of} (dashed). Bars: red critical, amber in progress, blue planned. "
-        "Diamonds: milestone forecast (hollow: target).",
+        f"As of {display.human_date(result.as_of)} (dashed line). "
+        "Bars: red on the critical path, amber in progress, blue planned.\nDiamonds: milestone forecast (hollow: target).",
         fontsize=8,
         loc="left",
     )

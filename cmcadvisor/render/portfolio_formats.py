@@ -5,7 +5,6 @@ CSV cells are neutralised against spreadsheet formulas; HTML is autoescaped.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Sequence
@@ -15,9 +14,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cmcadvisor import display
 from cmcadvisor.portfolio import ProgramOutcome
+from cmcadvisor.render.cells import csv_text
 from cmcadvisor.render.templating import render_html_template
-from cmcadvisor.render.timeline_formats import neutralise_cell
 
 SEVERITIES = ("critical", "high", "medium", "low")
 
@@ -27,6 +27,15 @@ def _pathways(summary: dict[str, object]) -> str:
     assert isinstance(pathways, dict)
     granted = sorted(p for p, s in pathways.items() if s == "granted")
     eligible = sorted(p for p, s in pathways.items() if s == "eligible")
+    return f"granted: {', '.join(granted) or '-'}; eligible: {', '.join(eligible) or '-'}"
+
+
+def _pathway_labels(summary: dict[str, object]) -> str:
+    """Granted and eligible pathways in words, for the table."""
+    pathways = summary.get("pathways")
+    assert isinstance(pathways, dict)
+    granted = [display.term(p) for p, s in sorted(pathways.items()) if s == "granted"]
+    eligible = [display.term(p) for p, s in sorted(pathways.items()) if s == "eligible"]
     return f"granted: {', '.join(granted) or '-'}; eligible: {', '.join(eligible) or '-'}"
 
 
@@ -48,9 +57,7 @@ def portfolio_json(outcomes: Sequence[ProgramOutcome]) -> str:
 
 def portfolio_csv(outcomes: Sequence[ProgramOutcome]) -> str:
     """One row per program."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "ok", "program", "name", *SEVERITIES, "make_or_buy", "late", "pathways", "errors"])
+    rows: list[list[object]] = [["file", "ok", "program", "name", *SEVERITIES, "make_or_buy", "late", "pathways", "errors"]]
     for o in outcomes:
         s = o.summary or {}
         counts = s.get("open_findings") or {}
@@ -66,15 +73,15 @@ def portfolio_csv(outcomes: Sequence[ProgramOutcome]) -> str:
             _pathways(s) if s else "",
             " | ".join(o.errors),
         ]
-        writer.writerow([neutralise_cell(v) for v in row])
-    return buffer.getvalue()
+        rows.append(row)
+    return csv_text(rows)
 
 
 def portfolio_table(outcomes: Sequence[ProgramOutcome], *, color: bool = False, width: int = 120) -> str:
     """A terminal summary table."""
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system="standard" if color else None, force_terminal=color, highlight=False)
-    table = Table(title=f"Portfolio: {len(outcomes)} programs", box=box.SIMPLE, expand=True)
+    table = Table(title=f"Portfolio: {display.plural(len(outcomes), 'program')}", box=box.SIMPLE, expand=True)
     for column in ("program", "crit", "high", "med", "low", "make/buy", "late", "pathways"):
         table.add_column(column, ratio=2 if column in ("program", "pathways") else None)
     for o in outcomes:
@@ -95,14 +102,15 @@ def portfolio_table(outcomes: Sequence[ProgramOutcome], *, color: bool = False, 
         table.add_row(
             Text(f"{s['program']} ({o.file})"),
             *(Text(str(counts[sev])) for sev in SEVERITIES),
-            Text(str(s["make_or_buy"])),
+            Text(display.term(str(s["make_or_buy"]))),
             Text(str(len(s["late"]))),
-            Text(_pathways(s)),
+            Text(_pathway_labels(s)),
         )
     console.print(table)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        console.print(Text(f"{len(failed)} file(s) failed; their errors are listed above.", style="bold red" if color else ""))
+        failures = display.plural(len(failed), "file")
+        console.print(Text(f"{failures} failed; their errors are listed above.", style="bold red" if color else ""))
     return buffer.getvalue()
 
 

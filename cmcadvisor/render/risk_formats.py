@@ -10,7 +10,6 @@ rich markup. The workbook is byte-identical for identical input (fixed timestamp
 
 from __future__ import annotations
 
-import csv
 import datetime
 import io
 import json
@@ -23,10 +22,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult, Risk
+from cmcadvisor.render.cells import csv_text, xlsx_text
 from cmcadvisor.render.office import stable_zip
 from cmcadvisor.render.templating import escape_markdown, render_html_template
-from cmcadvisor.render.timeline_formats import neutralise_cell
 from cmcadvisor.risks import risk_level
 
 RiskFormat = Literal["table", "csv", "xlsx", "markdown", "json", "html"]
@@ -76,6 +76,92 @@ _LEVEL_STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
 _BAND_FILL = {"high": "FFC7CE", "medium": "FFEB9C", "low": "C6EFCE"}
 _BAND_FONT = {"high": "9C0006", "medium": "9C5700", "low": "006100"}
 _EPOCH = datetime.datetime(2000, 1, 1)
+# The workbook's "Register" sheet: what a reader prints (ids of rules, findings and sources go to "Trace").
+SHEET_COLUMNS: tuple[str, ...] = (
+    "id",
+    "title",
+    "category",
+    "cause",
+    "effect",
+    "likelihood",
+    "impact",
+    "score",
+    "level",
+    "mitigation",
+    "owner",
+    "trigger",
+    "status",
+)
+SHEET_HEADERS = {
+    "id": "ID",
+    "title": "Risk",
+    "category": "Category",
+    "cause": "Cause",
+    "effect": "Effect",
+    "likelihood": "L",
+    "impact": "I",
+    "score": "Score",
+    "level": "Level",
+    "mitigation": "Mitigation",
+    "owner": "Owner",
+    "trigger": "Trigger",
+    "status": "Status",
+}
+_SHEET_WIDTHS = {
+    "id": 7,
+    "title": 28,
+    "category": 14,
+    "cause": 36,
+    "effect": 30,
+    "likelihood": 4,
+    "impact": 4,
+    "score": 6,
+    "level": 8,
+    "mitigation": 40,
+    "owner": 13,
+    "trigger": 28,
+    "status": 8,
+}
+_TRACE_COLUMNS: tuple[str, ...] = ("id", "rules", "finding", "topics", "citations")
+_PRINT_TITLES = {"Register": "Risk register", "Heat map": "Risk heat map", "Trace": "Risk register trace (internal)"}
+_LABELLED = frozenset({"category", "level", "status"})
+# Row heights: 9-point text fits about 1.35 characters per unit of column width (measured in LibreOffice with a
+# font wider than Calibri, so Excel fits more), at most 11.5 points a line; one spare line is kept for safety.
+_CHARS_PER_WIDTH = 1.35
+_LINE_POINTS = 11.5
+
+
+def _sheet_values(risk: Risk) -> dict[str, object]:
+    """The register sheet's cells: enum ids shown as their display labels."""
+    values = _values(risk)
+    return {c: display.term(str(values[c])) if c in _LABELLED and values[c] else values[c] for c in SHEET_COLUMNS}
+
+
+def _row_height(values: dict[str, object], widths: dict[str, int] | None = None) -> float:
+    """A row height (points) that shows every wrapped line of the row's longest cell."""
+    widths = widths or _SHEET_WIDTHS
+    lines = 1
+    for column, value in values.items():
+        if value is None or column in _NUMERIC:
+            continue
+        per_line = max(1, int(widths[column] * _CHARS_PER_WIDTH) - 1)
+        count = 0
+        for paragraph in str(value).split("\n"):
+            words, length = paragraph.split(), 0
+            count += 1
+            for word in words:  # wrap by words, as the spreadsheet does
+                if length and length + 1 + len(word) > per_line:
+                    count += 1 + (len(word) - 1) // per_line
+                    length = len(word) % per_line or per_line
+                else:
+                    length += (1 if length else 0) + len(word)
+        lines = max(lines, count)
+    return min(409.0, round((lines + 1) * _LINE_POINTS, 1))
+
+
+def _header_text(text: str) -> str:
+    """Text for a print header or footer: ``&`` starts a code there, so it is doubled."""
+    return _text_cell(text).replace("&", "&&")[:200]
 
 
 def heat_map(risks: Sequence[Risk]) -> dict[tuple[int, int], list[str]]:
@@ -142,8 +228,8 @@ def risks_table(
             Text(str(r.likelihood)),
             Text(str(r.impact)),
             Text(str(r.score)),
-            Text(r.level, style=_LEVEL_STYLE[r.level]),
-            Text(r.category),
+            Text(display.term(r.level), style=_LEVEL_STYLE[r.level]),
+            Text(display.term(r.category)),
             Text(r.title),
             Text(r.owner),
         )
@@ -172,13 +258,8 @@ def risks_table(
 
 def risks_csv(risks: Sequence[Risk]) -> str:
     """One row per risk, every cell neutralised against spreadsheet formulas."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for risk in risks:
-        values = _values(risk)
-        writer.writerow([neutralise_cell(values[column]) for column in COLUMNS])
-    return buffer.getvalue()
+    rows = [_values(risk) for risk in risks]
+    return csv_text([COLUMNS, *([row[column] for column in COLUMNS] for row in rows)])
 
 
 def risks_json(risks: Sequence[Risk]) -> str:
@@ -202,10 +283,10 @@ def risks_markdown(risks: Sequence[Risk], program_name: str, *, as_of: str | dat
     ]
     if not risks:
         return "\n".join([*lines, "No risks recorded.", ""])
-    lines += ["| Id | Level | L | I | Score | Category | Risk | Owner | Rules |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| Id | Level | L | I | Score | Category | Risk | Owner |", "|---|---|---|---|---|---|---|---|"]
     lines += [
-        f"| {e(r.id)} | {e(r.level)} | {r.likelihood} | {r.impact} | {r.score} | {e(r.category)} | {e(r.title)} "
-        f"| {e(r.owner)} | {e(', '.join(r.rules))} |"
+        f"| {e(r.id)} | {e(display.term(r.level))} | {r.likelihood} | {r.impact} | {r.score} | {e(display.term(r.category))} "
+        f"| {e(r.title)} | {e(r.owner)} |"
         for r in risks
     ]
     lines += ["", "## Heat map", "", "Likelihood (rows, 5 at the top) by impact (columns): risk ids per cell.", ""]
@@ -218,18 +299,32 @@ def risks_markdown(risks: Sequence[Risk], program_name: str, *, as_of: str | dat
         lines += [
             f"### {e(r.id)}: {e(r.title)}",
             "",
-            f"- **Level:** {e(r.level)} (likelihood {r.likelihood} x impact {r.impact} = {r.score}); status {e(r.status)}",
-            f"- **Category:** {e(r.category)}",
+            f"- **Level:** {e(display.term(r.level))} (likelihood {r.likelihood} x impact {r.impact} = {r.score}); "
+            f"status {e(display.term(r.status))}",
+            f"- **Category:** {e(display.term(r.category))}",
             f"- **Cause:** {e(r.cause)}",
             f"- **Effect:** {e(r.effect)}",
             f"- **Mitigation:** {e(r.mitigation)}",
             f"- **Owner:** {e(r.owner)}",
             f"- **Trigger:** {e(r.trigger)}",
-            f"- **Rules:** {e(', '.join(r.rules))}; **finding:** {e(r.finding or '-')}; **topics:** {e(', '.join(r.topics))}",
+            f"- **Topics:** {e(', '.join(display.term(t) for t in r.topics))}",
+            "",
         ]
-        if r.citations:
-            lines.append(f"- **Sources:** {e(', '.join(r.citations))}")
-        lines.append("")
+    lines += [
+        "## Traceability (internal)",
+        "",
+        "Which rules and finding raised each risk, and its sources. "
+        "For the program team; leave it out of documents sent outside.",
+        "",
+        "| Id | Rules | Finding | Topics | Sources |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {e(r.id)} | {e(', '.join(r.rules))} | {e(r.finding or '-')} | {e(', '.join(r.topics))} "
+        f"| {e(', '.join(r.citations))} |"
+        for r in risks
+    ]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -266,13 +361,16 @@ def _fixed_datetime(as_of: str | datetime.date | None) -> datetime.datetime:
 
 def _text_cell(value: object) -> str:
     """A spreadsheet-safe text cell: formula-neutralised, characters XML cannot hold removed."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # type: ignore[import-untyped]
-
-    return str(ILLEGAL_CHARACTERS_RE.sub("", neutralise_cell(value)))
+    return xlsx_text(value)
 
 
 def risks_xlsx(risks: Sequence[Risk], program_name: str, *, as_of: str | datetime.date | None = None) -> bytes:
-    """A workbook: a formatted "Register" sheet and a likelihood-by-impact "Heat map" sheet."""
+    """A print-ready workbook: "Register", a one-page "Heat map" and the internal "Trace" (rules, finding, sources).
+
+    Every sheet prints landscape, one page wide, with the program, the date and page numbers in its
+    header and footer; the register repeats its header row on every page and sizes each row to its
+    wrapped text. Empty values stay empty cells.
+    """
     from openpyxl import Workbook  # type: ignore[import-untyped]
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # type: ignore[import-untyped]
     from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
@@ -287,40 +385,78 @@ def risks_xlsx(risks: Sequence[Risk], program_name: str, *, as_of: str | datetim
     workbook.properties.title = _text_cell(f"Risk register: {program_name}")
 
     bold = Font(bold=True)
+    small, small_bold = Font(size=9), Font(size=9, bold=True)
     header_fill = PatternFill("solid", fgColor="D9E1F2")
     wrap = Alignment(wrap_text=True, vertical="top")
     centre = Alignment(wrap_text=True, vertical="center", horizontal="center")
     thin = Side(style="thin", color="A6A6A6")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    when_text = _as_of_text(as_of) or ""
+
+    def print_layout(sheet: Any, *, one_page: bool) -> None:
+        """Landscape, one page wide (and one page tall for ``one_page``), program, date and page numbers."""
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 1 if one_page else 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.print_options.horizontalCentered = one_page
+        sheet.page_margins.left = sheet.page_margins.right = 0.4
+        sheet.page_margins.top = sheet.page_margins.bottom = 0.6
+        sheet.page_margins.header = sheet.page_margins.footer = 0.25
+        sheet.oddHeader.left.text = _header_text(program_name)
+        sheet.oddHeader.left.size = 9
+        sheet.oddHeader.center.text = _PRINT_TITLES[sheet.title]
+        sheet.oddHeader.center.size = 9
+        sheet.oddHeader.right.text = _header_text(f"As of {when_text}" if when_text else "")
+        sheet.oddHeader.right.size = 9
+        sheet.oddFooter.left.text = "cmcadvisor risk register"
+        sheet.oddFooter.left.size = 8
+        sheet.oddFooter.right.text = "Page &P of &N"
+        sheet.oddFooter.right.size = 8
+
+    def text_or_blank(value: object) -> str | None:
+        text = _text_cell(value)
+        return text if text else None  # an empty cell stays empty (never a 0 or an empty string)
 
     register = workbook.active
     register.title = "Register"
-    for col, column in enumerate(COLUMNS, 1):
-        cell = register.cell(row=1, column=col, value=column)
-        cell.font = bold
+    for col, column in enumerate(SHEET_COLUMNS, 1):
+        cell = register.cell(row=1, column=col, value=SHEET_HEADERS[column])
+        cell.font = small_bold
         cell.fill = header_fill
         cell.alignment = wrap
-        register.column_dimensions[get_column_letter(col)].width = _WIDTHS[column]
-    level_col = COLUMNS.index("level") + 1
+        cell.border = border
+        register.column_dimensions[get_column_letter(col)].width = _SHEET_WIDTHS[column]
+    level_col = SHEET_COLUMNS.index("level") + 1
     for row, risk in enumerate(risks, 2):
-        values = _values(risk)
-        for col, column in enumerate(COLUMNS, 1):
+        values = _sheet_values(risk)
+        for col, column in enumerate(SHEET_COLUMNS, 1):
             value = values[column]
-            cell = register.cell(row=row, column=col, value=int(str(value)) if column in _NUMERIC else _text_cell(value))
-            cell.alignment = wrap
+            cell = register.cell(row=row, column=col, value=int(str(value)) if column in _NUMERIC else text_or_blank(value))
+            cell.alignment = centre if column in _NUMERIC else wrap
+            cell.font = small
+            cell.border = border
         level = register.cell(row=row, column=level_col)
         level.fill = PatternFill("solid", fgColor=_BAND_FILL[risk.level])
-        level.font = Font(bold=True, color=_BAND_FONT[risk.level])
-    register.freeze_panes = "B2"
-    register.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{max(1, len(risks)) + 1}"
+        level.font = Font(size=9, bold=True, color=_BAND_FONT[risk.level])
+        register.row_dimensions[row].height = _row_height(values)
+    register.row_dimensions[1].height = 26
+    register.freeze_panes = "C2"
+    register.auto_filter.ref = f"A1:{get_column_letter(len(SHEET_COLUMNS))}{max(1, len(risks)) + 1}"
+    register.print_title_rows = "1:1"
+    print_layout(register, one_page=False)
 
     heat = workbook.create_sheet("Heat map")
     heat.cell(row=1, column=1, value="Risk heat map").font = Font(bold=True, size=14)
     heat.cell(row=2, column=1, value="Program").font = bold
     heat.cell(row=2, column=2, value=_text_cell(program_name))
+    heat.merge_cells(start_row=2, start_column=2, end_row=2, end_column=6)
+    heat.cell(row=2, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+    heat.row_dimensions[2].height = 15 * max(1, -(-len(program_name) // 100))
     heat.cell(row=3, column=1, value="As of").font = bold
-    heat.cell(row=3, column=2, value=_text_cell(_as_of_text(as_of) or ""))
+    heat.cell(row=3, column=2, value=text_or_blank(when_text))
     heat.cell(row=4, column=1, value="Likelihood (rows, 5 at the top) by impact (columns); each cell: count, then risk ids.")
+    heat.merge_cells(start_row=4, start_column=1, end_row=4, end_column=6)
     top = 6
     corner = heat.cell(row=top, column=1, value="Likelihood \\ Impact")
     corner.font, corner.alignment, corner.border, corner.fill = bold, centre, border, header_fill
@@ -330,13 +466,18 @@ def risks_xlsx(risks: Sequence[Risk], program_name: str, *, as_of: str | datetim
     for offset, grid_row in enumerate(_grid_rows(risks), 1):
         label = heat.cell(row=top + offset, column=1, value=grid_row["likelihood"])
         label.font, label.alignment, label.border, label.fill = bold, centre, border, header_fill
+        lines = 1
         for c in grid_row["cells"]:
-            text = str(c["count"]) + ("\n" + ", ".join(c["ids"]) if c["ids"] else "")
-            cell = heat.cell(row=top + offset, column=c["impact"] + 1, value=_text_cell(text))
+            # An empty cell of the grid stays blank: only its colour shows the band.
+            # Three ids a line, so no id is broken at its hyphen.
+            rows = [", ".join(c["ids"][i : i + 3]) for i in range(0, len(c["ids"]), 3)]
+            text = "\n".join([str(c["count"]), *rows]) if c["ids"] else None
+            cell = heat.cell(row=top + offset, column=c["impact"] + 1, value=_text_cell(text) if text else None)
             cell.alignment, cell.border = centre, border
             cell.fill = PatternFill("solid", fgColor=_BAND_FILL[c["band"]])
             cell.font = Font(color=_BAND_FONT[c["band"]], bold=bool(c["count"]))
-        heat.row_dimensions[top + offset].height = 48
+            lines = max(lines, 1 + len(rows) if c["ids"] else 1)
+        heat.row_dimensions[top + offset].height = max(48, 15 * lines + 6)
     legend = top + 7
     heat.cell(row=legend, column=1, value="Level").font = bold
     for index, (name, span) in enumerate((("low", "1-5"), ("medium", "6-14"), ("high", "15-25")), 1):
@@ -348,9 +489,29 @@ def risks_xlsx(risks: Sequence[Risk], program_name: str, *, as_of: str | datetim
         column=1,
         value="Score = likelihood x impact, by a cmcadvisor heuristic mapping; ICH Q9(R1) prescribes no scale.",
     )
+    heat.merge_cells(start_row=legend + 5, start_column=1, end_row=legend + 5, end_column=6)
     heat.column_dimensions["A"].width = 22
     for imp in range(1, 6):
-        heat.column_dimensions[get_column_letter(imp + 1)].width = 22
+        heat.column_dimensions[get_column_letter(imp + 1)].width = 24
+    heat.print_area = f"A1:F{legend + 5}"
+    print_layout(heat, one_page=True)
+
+    trace = workbook.create_sheet("Trace")
+    trace.cell(row=1, column=1, value="Where each risk comes from (internal): the rules, finding, topics and sources behind it.")
+    trace.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(_TRACE_COLUMNS))
+    for col, column in enumerate(_TRACE_COLUMNS, 1):
+        cell = trace.cell(row=2, column=col, value=column.capitalize())
+        cell.font, cell.fill, cell.alignment, cell.border = small_bold, header_fill, wrap, border
+        trace.column_dimensions[get_column_letter(col)].width = _WIDTHS[column]
+    for row, risk in enumerate(risks, 3):
+        values = _values(risk)
+        for col, column in enumerate(_TRACE_COLUMNS, 1):
+            cell = trace.cell(row=row, column=col, value=text_or_blank(values[column]))
+            cell.font, cell.alignment, cell.border = small, wrap, border
+        trace.row_dimensions[row].height = _row_height({c: values[c] for c in _TRACE_COLUMNS}, _WIDTHS)
+    trace.freeze_panes = "B3"
+    trace.print_title_rows = "2:2"
+    print_layout(trace, one_page=False)
 
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:

@@ -55,6 +55,7 @@ def rule_page(rule: LoadedRule, kb: KnowledgeBase) -> str:
         rule=rule.spec,
         source=rule.source,
         condition=describe(to_nnf(rule.spec.when)),
+        notes=[(n.text, describe(to_nnf(n.applies_when)) if n.applies_when else []) for n in rule.spec.then.notes],
         citations=[kb.citations[c] for c in rule.spec.citations if c in kb.citations],
     )
 

@@ -1,36 +1,29 @@
 """The timeline as text: a terminal table, CSV and a Mermaid Gantt chart.
 
-User-controlled names are neutralised for each format: spreadsheet formulas in CSV get a
-leading apostrophe, Mermaid metacharacters are replaced. This module only formats.
+User-controlled names are neutralised for each format: CSV cells go through the shared
+spreadsheet-cell helper (:mod:`cmcadvisor.render.cells`), Mermaid metacharacters are replaced. This module only formats.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
+from collections.abc import Sequence
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult, Timeline
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_cell(value: object) -> str:
-    """A CSV/spreadsheet cell that can never be read as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+from cmcadvisor.render.cells import csv_text
 
 
 def timeline_csv(timeline: Timeline) -> str:
     """One row per activity and milestone."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
+    rows: list[Sequence[object]] = []
+    rows.append(
         [
             "kind",
             "id",
@@ -38,58 +31,53 @@ def timeline_csv(timeline: Timeline) -> str:
             "status",
             "start",
             "finish",
-            "duration_days",
-            "slack_days",
-            "critical",
+            "duration (days)",
+            "slack (days)",
+            "on critical path",
             "due",
-            "late_by_days",
-            "depends_on",
+            "late by (days)",
+            "depends on",
             "rules",
         ]
     )
+    on_path = set(timeline.critical_path)
     for a in timeline.activities:
-        writer.writerow(
-            [
-                neutralise_cell(v)
-                for v in (
-                    "activity",
-                    a.id,
-                    a.name,
-                    a.status,
-                    a.start or "",
-                    a.finish or "",
-                    a.duration_days,
-                    "" if a.slack_days is None else a.slack_days,
-                    "yes" if a.critical else "no",
-                    a.due or "",
-                    "" if a.late_by_days is None else a.late_by_days,
-                    " ".join(a.depends_on),
-                    " ".join(a.rules),
-                )
-            ]
+        rows.append(
+            (
+                "activity",
+                a.id,
+                a.name,
+                display.term(a.status),
+                a.start or "",
+                a.finish or "",
+                a.duration_days,
+                "" if a.slack_days is None else a.slack_days,
+                "yes" if a.id in on_path else "no",
+                a.due or "",
+                "" if a.late_by_days is None else a.late_by_days,
+                " ".join(a.depends_on),
+                " ".join(a.rules),
+            )
         )
     for m in timeline.milestones:
-        writer.writerow(
-            [
-                neutralise_cell(v)
-                for v in (
-                    "milestone",
-                    m.id,
-                    m.id.replace("_", " "),
-                    m.status,
-                    m.forecast or "",
-                    m.forecast or "",
-                    0,
-                    "",
-                    "",
-                    m.target or "",
-                    "" if m.late_by_days is None else m.late_by_days,
-                    "",
-                    "",
-                )
-            ]
+        rows.append(
+            (
+                "milestone",
+                m.id,
+                display.term(m.id),
+                display.term(m.status),
+                m.forecast or "",
+                m.forecast or "",
+                0,
+                "",
+                "",
+                m.target or "",
+                "" if m.late_by_days is None else m.late_by_days,
+                "",
+                "",
+            )
         )
-    return buffer.getvalue()
+    return csv_text(rows)
 
 
 def _mermaid_text(value: str) -> str:
@@ -101,23 +89,28 @@ def timeline_mermaid(result: AssessmentResult) -> str:
     timeline = result.timeline
     lines = [
         "gantt",
-        f"    title CMC timeline for {_mermaid_text(result.program.name)} (as of {result.as_of})",
+        f"    title CMC timeline for {_mermaid_text(result.program.name)} (as of {display.human_date(result.as_of)})",
         "    dateFormat YYYY-MM-DD",
         "    axisFormat %Y-%m",
         "    section CMC activities",
     ]
+    on_path = set(timeline.critical_path)
     for a in timeline.activities:
         if a.start is None or a.finish is None or a.status == "complete":
             continue
-        tags = [t for t in ("crit" if a.critical else "", "active" if a.status == "in_progress" else "") if t]
+        tags = [t for t in ("crit" if a.id in on_path else "", "active" if a.status == "in_progress" else "") if t]
         tag = ", ".join([*tags, re.sub(r"[^A-Za-z0-9_]", "_", a.id)])
         lines.append(f"    {_mermaid_text(a.name)} :{tag}, {a.start}, {max(a.duration_days, 1)}d")
     lines.append("    section Milestones")
     for m in timeline.milestones:
         if m.forecast:
-            late = f" (late {m.late_by_days} d)" if m.late_by_days else ""
-            lines.append(f"    {_mermaid_text(m.id.replace('_', ' '))}{late} :milestone, m_{m.id}, {m.forecast}, 0d")
+            late = f" (late by {display.quantity(m.late_by_days, 'days')})" if m.late_by_days else ""
+            lines.append(f"    {_mermaid_text(display.term(m.id))}{late} :milestone, m_{m.id}, {m.forecast}, 0d")
     return "\n".join(lines) + "\n"
+
+
+COLUMNS = ("activity", "status", "start", "finish", "slack", "due", "late")
+NARROW = 100  # below this many columns the table folds start and finish into one column
 
 
 def timeline_table(result: AssessmentResult, *, color: bool = False, width: int = 110) -> str:
@@ -125,16 +118,19 @@ def timeline_table(result: AssessmentResult, *, color: bool = False, width: int 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system="standard" if color else None, force_terminal=color, highlight=False)
     timeline = result.timeline
-    table = Table(title=f"CMC timeline, as of {result.as_of}", box=box.SIMPLE, expand=True)
-    for column in ("activity", "status", "start", "finish", "slack", "due", "late"):
-        table.add_column(column, no_wrap=column != "activity", ratio=1 if column == "activity" else None)
+    table = Table(title=f"CMC timeline, as of {display.human_date(result.as_of)}", box=box.SIMPLE, expand=True)
+    on_path = set(timeline.critical_path)
+    narrow = width < NARROW  # start and finish share a column, one date a line, so the activity stays readable
+    columns = ("activity", "status", "start, end", "slack", "due", "late") if narrow else COLUMNS
+    for column in columns:
+        table.add_column(column, no_wrap=column not in ("activity", "status"), ratio=1 if column == "activity" else None)
     for a in timeline.activities:
-        style = "bold red" if a.late_by_days else ("yellow" if a.critical else "")
+        style = "bold red" if a.late_by_days else ("yellow" if a.id in on_path else "")
+        dates = [Text(f"{a.start or '-'}\n{a.finish or '-'}")] if narrow else [Text(a.start or "-"), Text(a.finish or "-")]
         table.add_row(
-            Text(f"{a.name} ({a.id})", style=style),
-            Text(a.status),
-            Text(a.start or "-"),
-            Text(a.finish or "-"),
+            Text(a.name, style=style),
+            Text(display.term(a.status)),
+            *dates,
             Text("-" if a.slack_days is None else str(a.slack_days)),
             Text(a.due or "-"),
             Text(f"{a.late_by_days} d" if a.late_by_days else ""),
@@ -145,16 +141,18 @@ def timeline_table(result: AssessmentResult, *, color: bool = False, width: int 
         milestones.add_column(column)
     for m in timeline.milestones:
         milestones.add_row(
-            Text(m.id),
-            Text(m.status),
+            Text(display.term(m.id)),
+            Text(display.term(m.status)),
             Text(m.target or "-"),
             Text(m.forecast or "-"),
             Text(f"{m.late_by_days} d" if m.late_by_days else "", style="bold red" if m.late_by_days else ""),
         )
     console.print(milestones)
-    console.print(Text("Critical path: " + " -> ".join(timeline.critical_path)))
+    names = {a.id: a.name for a in timeline.activities}
+    console.print(Text("Critical path: " + " -> ".join(names.get(i) or display.term(i) for i in timeline.critical_path)))
     if timeline.late:
-        console.print(Text("Late: " + ", ".join(timeline.late), style="bold red" if color else ""))
+        late = ", ".join(names.get(i) or display.term(i) for i in timeline.late)
+        console.print(Text("Late: " + late, style="bold red" if color else ""))
     if timeline.note:
         console.print(Text(timeline.note))
     return buffer.getvalue()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Protocol
@@ -91,6 +92,10 @@ def money(amount: int | float, vocab: DisplayFile | None = None) -> str:
 def percent(fraction: int | float) -> str:
     """A fraction as a percentage: 0.33 -> ``33 %`` (one decimal under 10 %)."""
     value = float(fraction) * 100
+    if math.isnan(value):
+        return "not computable"
+    if not math.isfinite(value) or abs(value) >= 1e9:
+        return "over 1,000,000,000 %" if value > 0 else "under -1,000,000,000 %"
     if abs(value - round(value)) < 0.05:
         return f"{round(value):,} %"
     return f"{value:,.1f} %"

@@ -176,7 +176,9 @@ def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
             os.set_blocking(fd, True)
         size = os.fstat(fd).st_size
         if size > limit:
-            raise UserInputError.single(source, f"file is {size:,} bytes; the limit is {limit:,}")
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                line = handle.read(limit).count(b"\n") + 1  # where the limit is passed
+            raise UserInputError.single(source, f"file is {size:,} bytes; the limit of {limit:,} is passed here", line=line)
         with os.fdopen(fd, "rb", closefd=False) as handle:
             raw = handle.read(limit + 1)
     except OSError as exc:

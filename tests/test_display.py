@@ -393,3 +393,26 @@ def test_vocabulary_model_refuses_an_empty_label() -> None:
     data["values"]["aav"] = ""
     with pytest.raises(ValueError, match="at least 1 character"):
         DisplayFile.model_validate(data)
+
+
+def test_percent_of_a_non_finite_ratio_is_words_not_a_crash() -> None:
+    from cmcadvisor import display
+
+    assert display.percent(float("inf")) == "over 1,000,000,000 %"
+    assert display.percent(float("-inf")) == "under -1,000,000,000 %"
+    assert display.percent(float("nan")) == "not computable"
+
+
+def test_a_denormal_price_assesses(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cmcadvisor.cli import cli
+
+    program = tmp_path / "p.yaml"
+    program.write_text(
+        "schema_version: 1\nprogram: {id: p, name: n, as_of: 2026-11-25}\nindication: {doses_per_patient: 2}\n"
+        "market_access: {expected_price_usd: 5.0e-324, cogs_per_dose_usd: 3597}\n"
+    )
+    for args in (["assess", str(program), "--format", "json"], ["timeline", str(program), "--format", "mermaid"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output

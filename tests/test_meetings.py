@@ -643,3 +643,25 @@ def test_broken_meeting_knowledge_is_refused(tmp_path: Path) -> None:
     (tmp_path / "ctd_sections.yaml").write_text(ctd.replace("  - topic: cost_of_goods\n", "  - topic: cost_of_good\n"))
     with pytest.raises(KnowledgeError, match="cost_of_good"):
         load_meeting_types(tmp_path)
+
+
+def test_docx_brief_of_a_long_named_program_keeps_properties_within_word_limits(tmp_path: Path) -> None:
+    import docx
+    from click.testing import CliRunner
+
+    from cmcadvisor.cli import cli
+
+    program = tmp_path / "p.yaml"
+    program.write_text(
+        "schema_version: 1\nprogram:\n  id: p1\n  name: '"
+        + "é" * 300
+        + "'\n  sponsor: '"
+        + "x" * 300
+        + "'\n  as_of: 2026-11-25\n"
+    )
+    out = tmp_path / "b.docx"
+    result = CliRunner().invoke(cli, ["brief", str(program), "--meeting", "type_c", "--format", "docx", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    props = docx.Document(str(out)).core_properties
+    assert 0 < len(props.title) <= 255 and props.title.endswith("\u2026")
+    assert len(props.author) <= 255

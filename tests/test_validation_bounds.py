@@ -572,3 +572,15 @@ def test_a_rule_waived_twice_is_refused(runner: CliRunner, tmp_path: Path) -> No
     result = runner.invoke(cli, ["assess", str(program)])
     assert result.exit_code == 2
     assert f"error: {program}:12: waivers[1].rule: CMC-POT-002 is already waived by waivers[0]" in result.output
+
+
+def test_oversized_file_error_names_the_line_where_the_limit_is_passed(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cmcadvisor.cli import cli
+
+    big = tmp_path / "big.yaml"
+    big.write_text("schema_version: 1\nprogram: {id: p, name: n}\n" + "#" * 2_200_000 + "\n")
+    result = CliRunner().invoke(cli, ["validate", str(big)])
+    assert result.exit_code == 2
+    assert f"{big}:3: file is" in result.output

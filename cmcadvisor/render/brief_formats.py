@@ -25,6 +25,14 @@ BriefFormat = Literal["markdown", "docx", "html", "json"]
 BRIEF_FORMATS: tuple[str, ...] = ("markdown", "docx", "html", "json")
 
 
+_CORE_LIMIT = 255
+
+
+def _core_text(text: str) -> str:
+    """A document property value within Word's 255-character limit (cut with an ellipsis)."""
+    return text if len(text) <= _CORE_LIMIT else text[: _CORE_LIMIT - 1].rstrip() + "\u2026"
+
+
 def brief_markdown(brief: Brief, templates: str | None = None, *, trace: bool = True) -> str:
     """The brief as Markdown (``templates``: an organisation's override folder; ``trace``: add the appendix)."""
     from cmcadvisor.render.templating import render_template
@@ -95,15 +103,16 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
     as_of = datetime.date.fromisoformat(brief.as_of)
     stamp = datetime.datetime(as_of.year, as_of.month, as_of.day, tzinfo=datetime.UTC)
     props = doc.core_properties
-    props.title = brief.title
-    props.subject = f"{m.name} ({m.fda_category}): meeting request and briefing package outline"
-    props.author = brief.sponsor or brief.program.name
+    # Word's core properties hold at most 255 characters; names and sponsors may be longer.
+    props.title = _core_text(brief.title)
+    props.subject = _core_text(f"{m.name} ({m.fda_category}): meeting request and briefing package outline")
+    props.author = _core_text(brief.sponsor or brief.program.name)
     props.last_modified_by = "cmcadvisor"
-    props.keywords = f"{brief.program.id}; {m.name}; FDA meeting; draft"
-    props.comments = brief.disclaimer
+    props.keywords = _core_text(f"{brief.program.id}; {m.name}; FDA meeting; draft")
+    props.comments = _core_text(brief.disclaimer)
     props.category = "FDA meeting brief (draft)"
-    props.identifier = f"{brief.program.id}-{m.type}-{brief.as_of}"
-    props.version = brief.tool_version
+    props.identifier = _core_text(f"{brief.program.id}-{m.type}-{brief.as_of}")
+    props.version = _core_text(brief.tool_version)
     props.revision = 1
     props.created = stamp
     props.modified = stamp

@@ -111,3 +111,15 @@ def test_timeline_stays_readable_at_80_columns(runner: CliRunner) -> None:
         activities = json.loads(runner.invoke(cli, ["timeline", str(program), "--format", "json", "--as-of", AS_OF]).output)
         flat = " ".join(result.output.split())
         assert all(activity["name"].split()[0] in flat for activity in activities["activities"])
+
+
+def test_risk_table_at_80_columns_keeps_titles_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    example = str(next(p for p in EXAMPLES if p.stem == "aav-in-vivo"))
+    monkeypatch.setenv("COLUMNS", "80")
+    text = CliRunner().invoke(cli, ["risks", example, "--as-of", "2026-11-25"]).output
+    assert max(len(line) for line in text.splitlines()) <= 80
+    words = " ".join(text.split())
+    risks = json.loads(CliRunner().invoke(cli, ["risks", example, "--as-of", "2026-11-25", "--format", "json"]).output)
+    items = risks["risks"] if isinstance(risks, dict) else risks
+    for risk in items:
+        assert risk["id"] in text and risk["title"].split()[0] in words

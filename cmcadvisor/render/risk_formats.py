@@ -220,15 +220,25 @@ def risks_table(
     counts = _level_counts(risks)
     console.print(Text(f"{len(risks)} risks: {counts['high']} high, {counts['medium']} medium, {counts['low']} low"))
     table = Table(box=box.SIMPLE, expand=True)
-    for column in ("id", "L", "I", "score", "level", "category", "risk", "owner"):
-        table.add_column(column, no_wrap=column != "risk", ratio=1 if column == "risk" else None)
+    narrow = width < 100  # an 80-column terminal: category under the title, no separate L and I columns
+    columns = (
+        ("id", "score", "level", "risk", "owner") if narrow else ("id", "L", "I", "score", "level", "category", "risk", "owner")
+    )
+    for column in columns:
+        table.add_column(column, no_wrap=column not in ("risk", "owner"), ratio=1 if column == "risk" else None)
     for r in risks:
+        level = Text(display.term(r.level), style=_LEVEL_STYLE[r.level])
+        if narrow:
+            risk = Text(r.title)
+            risk.append("\n" + display.term(r.category), style="dim")
+            table.add_row(Text(r.id), Text(str(r.score)), level, risk, Text(r.owner))
+            continue
         table.add_row(
             Text(r.id),
             Text(str(r.likelihood)),
             Text(str(r.impact)),
             Text(str(r.score)),
-            Text(display.term(r.level), style=_LEVEL_STYLE[r.level]),
+            level,
             Text(display.term(r.category)),
             Text(r.title),
             Text(r.owner),

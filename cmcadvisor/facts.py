@@ -208,6 +208,10 @@ def derive_facts(program: ProgramFile, as_of: datetime.date) -> FactSet:
     facts.scalars["program.as_of"] = as_of.isoformat()
     if "program.regions" not in facts.lists:
         facts.lists["program.regions"] = ("us",)
+    if facts.scalars.get("product.cell_source") == "none" and "product.regulated_solely_under_361" not in facts.scalars:
+        # A product with no human cells or tissue is not an HCT/P (21 CFR 1271.3(d)), so it cannot be a 361 HCT/P:
+        # an in vivo vector program is never asked about 21 CFR 1271.
+        facts.scalars["product.regulated_solely_under_361"] = False
     stage = facts.scalars.get("clinical.stage")
     if isinstance(stage, str):
         facts.scalars["clinical.stage_index"] = STAGES.index(stage)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import re
 import shutil
 import zipfile
@@ -310,3 +311,19 @@ def test_a_timing_citation_must_exist(tmp_path: Path) -> None:
     path.write_text(text.replace(old, "      citations: [CIT-NO-SUCH-SOURCE]\n"))
     with pytest.raises(KnowledgeError, match="unknown citation CIT-NO-SUCH-SOURCE"):
         load_knowledge(folder)
+
+
+def test_in_vivo_vector_program_is_never_asked_about_361_hcts(tmp_path: Path) -> None:
+    import yaml
+
+    example = ROOT / "examples" / "aav-in-vivo.yaml"
+    data = yaml.safe_load(example.read_text())
+    data["product"].pop("regulated_solely_under_361", None)
+    assert data["product"].get("cell_source") == "none"
+    program = tmp_path / "aav.yaml"
+    program.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = CliRunner().invoke(cli, ["assess", str(program), "--format", "json", "--as-of", "2026-11-25"])
+    assert result.exit_code in (0, 1), result.output
+    assessment = json.loads(result.output)
+    questions = " ".join(q["question"] for q in assessment["questions"])
+    assert "1271" not in questions and "361" not in questions

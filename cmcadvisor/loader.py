@@ -135,6 +135,14 @@ def _kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
+def _require_regular(source: str, mode: int) -> None:
+    """Refuse anything but a regular file (a directory, FIFO, device or socket), naming what it is."""
+    if stat.S_ISDIR(mode):
+        raise UserInputError.single(source, "is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise UserInputError.single(source, f"is {_kind(mode)}, not a regular file; give a file")
+
+
 def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     """Read a regular file, refusing anything else (folders, FIFOs, devices, sockets), oversized and binary files.
 
@@ -146,11 +154,7 @@ def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     source = str(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISDIR(mode):
-            raise UserInputError.single(source, "is a directory, not a file")
-        if not stat.S_ISREG(mode):
-            raise UserInputError.single(source, f"is {_kind(mode)}, not a regular file; give a file")
+        _require_regular(source, os.stat(path).st_mode)
         fd = os.open(path, flags)
     except FileNotFoundError:
         raise UserInputError.single(source, "no such file") from None
@@ -163,18 +167,14 @@ def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
             mode = os.stat(path).st_mode
         except OSError:
             mode = stat.S_IFREG
-        if not stat.S_ISREG(mode):
-            raise UserInputError.single(source, f"is {_kind(mode)}, not a regular file; give a file") from None
+        _require_regular(source, mode)
         raise UserInputError.single(source, f"cannot read: {exc.strerror or exc}") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise UserInputError.single(source, "is a directory, not a file")
-        if not stat.S_ISREG(mode):
-            raise UserInputError.single(source, f"is {_kind(mode)}, not a regular file; give a file")
+        info = os.fstat(fd)
+        _require_regular(source, info.st_mode)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        size = os.fstat(fd).st_size
+        size = info.st_size
         if size > limit:
             with os.fdopen(fd, "rb", closefd=False) as handle:
                 line = handle.read(limit).count(b"\n") + 1  # where the limit is passed

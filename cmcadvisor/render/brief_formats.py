@@ -174,18 +174,12 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
     toc_paragraph = paragraph()
 
     heading("Key dates", 1)
-    table = doc.add_table(rows=1, cols=3)
-    table.style = "Table Grid"
-    _repeat_header(table.rows[0])
-    for cell, text in zip(table.rows[0].cells, ("Date", "What", "How the date is set"), strict=True):
-        cell.text = ""
-        cell.paragraphs[0].add_run(text).bold = True
-    for d in brief.key_dates:
-        row = table.add_row()
-        _no_split(row)
-        cells = row.cells
-        cells[0].text, cells[1].text, cells[2].text = d.date or "not set", d.label, d.rule
-    _widths(table, (Cm(2.6), Cm(5.0), Cm(9.0)))
+    _grid(
+        doc,
+        ("Date", "What", "How the date is set"),
+        [(d.date or "not set", d.label, d.rule) for d in brief.key_dates],
+        (Cm(2.6), Cm(5.0), Cm(9.0)),
+    )
     bullets([f"Scheduling: {n}" for n in m.date_notes])
 
     heading("Which meeting fits", 1)
@@ -237,21 +231,20 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
             "Where each question comes from in the assessment: the rules and findings behind it and the facts they "
             "tested. For cmcadvisor's users only; delete this appendix before the package goes to FDA."
         ).runs[0].italic = True
-        trace_table = doc.add_table(rows=1, cols=4)
-        trace_table.style = "Table Grid"
-        _repeat_header(trace_table.rows[0])
-        for cell, text in zip(trace_table.rows[0].cells, ("Item", "Rules", "Findings", "Facts"), strict=True):
-            cell.text = ""
-            cell.paragraphs[0].add_run(text).bold = True
-        for t in brief.trace:
-            row = trace_table.add_row()
-            _no_split(row)
-            cells = row.cells
-            cells[0].text = t.item
-            cells[1].text = ", ".join(t.rules)
-            cells[2].text = ", ".join(t.findings) + (f" ({t.severity})" if t.severity else "")
-            cells[3].text = "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in t.facts.items()) or "none"
-        _widths(trace_table, (Cm(2.4), Cm(3.6), Cm(3.2), Cm(7.4)))
+        _grid(
+            doc,
+            ("Item", "Rules", "Findings", "Facts"),
+            [
+                (
+                    t.item,
+                    ", ".join(t.rules),
+                    ", ".join(t.findings) + (f" ({t.severity})" if t.severity else ""),
+                    "\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in t.facts.items()) or "none",
+                )
+                for t in brief.trace
+            ],
+            (Cm(2.4), Cm(3.6), Cm(3.2), Cm(7.4)),
+        )
         paragraph("Sources by knowledge-base id:", keep=True)
         for n, c in enumerate(brief.sources, 1):
             paragraph(f"[{n}] {c.id} ({c.status}; {c.confidence})", "List Bullet")
@@ -367,24 +360,33 @@ def _widths(table: object, widths: tuple[object, ...]) -> None:
             cell.width = width
 
 
-def _repeat_header(row: object) -> None:
+def _grid(doc: object, headers: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[object, ...]) -> None:
+    """A bordered table: bold header row repeated on every page, rows never split, fixed widths."""
+    from docx.document import Document as DocumentObject
+
+    assert isinstance(doc, DocumentObject)
+    table = doc.add_table(rows=1, cols=len(headers))
+    table.style = "Table Grid"
+    _row_flag(table.rows[0], "w:tblHeader")
+    for cell, text in zip(table.rows[0].cells, headers, strict=True):
+        cell.text = ""
+        cell.paragraphs[0].add_run(text).bold = True
+    for values in rows:
+        row = table.add_row()
+        _row_flag(row, "w:cantSplit")
+        for cell, text in zip(row.cells, values, strict=True):
+            cell.text = text
+    _widths(table, widths)
+
+
+def _row_flag(row: object, tag: str) -> None:
+    """Set an on/off row property (``w:tblHeader`` repeats the row; ``w:cantSplit`` keeps it on one page)."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
     from docx.table import _Row
 
     assert isinstance(row, _Row)
-    flag = OxmlElement("w:tblHeader")
-    flag.set(qn("w:val"), "true")
-    row._tr.get_or_add_trPr().append(flag)
-
-
-def _no_split(row: object) -> None:
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-    from docx.table import _Row
-
-    assert isinstance(row, _Row)
-    flag = OxmlElement("w:cantSplit")
+    flag = OxmlElement(tag)
     flag.set(qn("w:val"), "true")
     row._tr.get_or_add_trPr().append(flag)
 

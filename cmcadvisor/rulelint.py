@@ -358,11 +358,11 @@ def lint(
     for citation in kb.citations.values():
         source = kb.citation_sources.get(citation.id, kb.root)
         where = f"citation {citation.id}"
-        age = (today - citation.reviewed_on).days
+        age = (today - citation.last_checked).days
         if age > REVIEW_MAX_AGE_DAYS:
             issues.append(
                 LintIssue(
-                    "warning", source, where, f"last reviewed {citation.reviewed_on.isoformat()} ({age} days ago); review it"
+                    "warning", source, where, f"last checked {citation.last_checked.isoformat()} ({age} days ago); check it again"
                 )
             )
         if citation.valid_until is not None:

@@ -11,7 +11,7 @@ import typing
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from cmcadvisor.models.program import ActivityId, Stage
 from cmcadvisor.models.program import MeetingType as MeetingTypeLiteral
@@ -49,7 +49,13 @@ class Citation(_Model):
     section: StrictStr | None = Field(None, max_length=300)
     url: StrictStr | None = Field(None, max_length=500, pattern=r"^https?://")
     confidence: Confidence
-    reviewed_on: date
+    last_checked: date = Field(
+        validation_alias=AliasChoices("last_checked", "reviewed_on"),
+        description="When the team last checked the source (status, date, the point cited). `reviewed_on` is read as an older name.",
+    )
+    recheck_by: date | None = Field(
+        None, description="For a draft or an announced change: the date to look again for a final version."
+    )
     superseded_by: StrictStr | None = None
     valid_until: date | None = Field(None, description="When the source stops applying (e.g. the end of a PDUFA period).")
     note: StrictStr | None = Field(None, max_length=1000)

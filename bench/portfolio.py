@@ -1,117 +1,200 @@
-"""Portfolio throughput and memory: 100, 1,000 and 10,000 generated programs, one core and two.
+"""Portfolio memory, throughput and scale on realistic programs, as ratios measured in one run.
 
-Writes the programs to a temporary folder, runs `cmcadvisor portfolio DIR --format csv` in a
-fresh process for each size and job count, and reports programs per second, milliseconds per
-program and the peak resident memory of the run (largest process). Memory should stay flat as
-the count grows: CSV keeps one summary per program, not the full results.
+Programs are the bundled examples and variations of them (``bench/realistic.py``: 3 to 10 facts
+changed per program, about 50 firings each). Every portfolio run is a fresh
+``cmcadvisor portfolio DIR`` process (compiled bytecode, as after ``pip install``; one untimed
+warm-up run first), timed from outside, with the peak resident memory of its largest process.
 
-Every configuration runs `--repeat` times (default 3), the repeats interleaved, because this
-machine is shared and its speed drifts by tens of percent from minute to minute: the median and
-the fastest run are both reported, and the verdict uses the median. As after `pip install`, the
-runs use compiled bytecode (a temporary `PYTHONPYCACHEPREFIX`, filled by one untimed warm-up run).
+1. Memory: every format at 100 and at 3,000 programs; ratio of the peaks (target <= 1.25).
+2. Throughput: 1,000 programs, JSON and CSV, 1 and 2 jobs, ``--repeat`` runs interleaved (median
+   reported). The floor is the in-process engine-only time of the same 1,000 programs
+   (``engine.run`` alone, facts derived beforehand, measured here, in the same run): JSON on one
+   core at most 3x that floor and at most 12 ms per program; ``--jobs 2`` faster than 1.
+3. Scale: 10,000 files with a broken file, an unreadable file, a symbolic-link loop and a 10 MB
+   file among them, CSV with two jobs: exit 2, one row per file, each bad file in its own row.
 
-Run: .venv/bin/python bench/portfolio.py [--sizes 100,1000,10000] [--jobs 1,2] [--repeat 3]
+Run: .venv/bin/python bench/portfolio.py [--quick] [--repeat 3] [--skip-scale] [--parts 1,2,3]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import datetime
+import io
 import os
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from programgen import random_program  # noqa: E402
+sys.path.insert(0, str(ROOT / "bench"))
+import realistic  # noqa: E402
 
-TARGET_MS = 10.0
+FORMATS = ("json", "jsonl", "csv", "table", "html")
+AS_OF = "2026-11-25"
+MEMORY_RATIO, ENGINE_RATIO, TARGET_MS = 1.25, 3.0, 12.0
 
-
-def write_programs(folder: Path, count: int) -> None:
-    for seed in range(count):
-        data = random_program(seed).model_dump(mode="json", exclude_none=True)
-        (folder / f"p{seed:05d}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-
-
-# A fresh wrapper process per run, so the peak memory of its children is this run's alone.
+# A fresh wrapper per run, so the peak memory is this run's alone (the largest of the tool and its workers).
 WRAPPER = (
     "import resource, subprocess, sys, time; t = time.perf_counter();"
-    "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE);"
-    "print(p.returncode, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "p = subprocess.run(sys.argv[2:], stdout=open(sys.argv[1], 'wb'), stderr=subprocess.PIPE);"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+    "print(p.returncode, time.perf_counter() - t, u.ru_maxrss, u.ru_utime + u.ru_stime)"
 )
 
 
-def run(folder: Path, jobs: int, engine: str, env: dict[str, str]) -> tuple[float, float]:
-    """(seconds, peak RSS MB of the largest process) of one portfolio run."""
-    script = ROOT / ".venv" / "bin" / "cmcadvisor"
-    tool = str(script) if script.exists() else "cmcadvisor"
-    command = [
-        tool,
-        "--engine",
-        engine,
-        "portfolio",
-        str(folder),
-        "--format",
-        "csv",
-        "--jobs",
-        str(jobs),
-        "--as-of",
-        "2026-11-25",
-    ]
-    out = subprocess.run(
-        [sys.executable, "-c", WRAPPER, *command], capture_output=True, text=True, check=True, env=env
-    ).stdout.split()
-    code, seconds, peak_kb = int(out[0]), float(out[1]), int(out[2])
-    if code not in (0, 1):
-        raise SystemExit(f"portfolio failed with exit code {code}")
-    return seconds, peak_kb / 1024
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def tool() -> list[str]:
+    script = Path(sys.executable).with_name("cmcadvisor")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cmcadvisor"]
+
+
+def portfolio(
+    folder: Path, fmt: str, jobs: int, env: dict[str, str], out: Path = Path(os.devnull)
+) -> tuple[int, float, float, float]:
+    """(exit code, seconds, peak RSS MB, CPU seconds of every process) of one ``portfolio`` run."""
+    command = [*tool(), "--engine", "durable", "portfolio", str(folder), "--format", fmt, "--jobs", str(jobs), "--as-of", AS_OF]
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(out), *command], capture_output=True, text=True, check=True, env=env
+    )
+    code, seconds, peak_kb, cpu = done.stdout.split()
+    if int(code) not in (0, 1, 2):
+        raise SystemExit(f"portfolio {folder} --format {fmt} failed with exit code {code}")
+    return int(code), float(seconds), int(peak_kb) / 1024, float(cpu)
+
+
+def engine_only(paths: list[Path], repeat: int) -> tuple[float, float, float]:
+    """(median seconds and CPU seconds for all programs, mean firings) of ``engine.run`` alone, in this process."""
+    from cmcadvisor import api
+    from cmcadvisor.facts import derive_facts
+
+    options = api.Options(engine="durable", as_of=datetime.date.fromisoformat(AS_OF))
+    context = api.load_context(options)
+    rules = context.pack.compiled_active()
+    facts = []
+    for path in paths:
+        program, _ = api.read_validated(path, options, context)
+        facts.append(derive_facts(program, api.resolve_as_of(program, options)))
+    firings = [len(context.engine.run(rules, fs).firings) for fs in facts]  # also the warm-up
+    runs, cpu = [], []
+    for _ in range(repeat):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for fs in facts:
+            context.engine.run(rules, fs)
+        runs.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(runs), statistics.median(cpu), statistics.mean(firings)
+
+
+def memory(folders: dict[int, Path], env: dict[str, str]) -> None:
+    small, large = sorted(folders)
+    print(f"1. memory: peak RSS of the largest process, {small:,} and {large:,} programs, one run each")
+    print(f"   {'format':<7}{'jobs':>5}{f'{small} MB':>10}{f'{large} MB':>10}{'ratio':>8}  target <= {MEMORY_RATIO}")
+    for fmt in FORMATS:
+        for jobs in (1, 2) if fmt in ("json", "jsonl") else (1,):
+            peaks = [portfolio(folders[size], fmt, jobs, env)[2] for size in (small, large)]
+            ratio = peaks[1] / peaks[0]
+            print(f"   {fmt:<7}{jobs:>5}{peaks[0]:>10.0f}{peaks[1]:>10.0f}{ratio:>8.2f}  {verdict(ratio <= MEMORY_RATIO)}")
+    print()
+
+
+def throughput(folder: Path, paths: list[Path], env: dict[str, str], repeat: int) -> None:
+    count = len(paths)
+    floor, floor_cpu, firings = engine_only(paths, repeat)
+    runs: dict[tuple[str, int], list[float]] = {(fmt, jobs): [] for fmt in ("json", "csv") for jobs in (1, 2)}
+    cpus: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
+    for index in range(repeat):  # interleaved, rotating which goes first
+        order = list(runs)
+        for key in order[index % len(order) :] + order[: index % len(order)]:
+            _, seconds, _, cpu = portfolio(folder, key[0], key[1], env)
+            runs[key].append(seconds)
+            cpus[key].append(cpu)
+    print(f"2. throughput: {count:,} programs ({firings:.1f} firings each on average), {repeat} interleaved runs of each")
+    print(
+        f"   engine only (engine.run in-process, same programs): median {floor:.2f} s = {floor / count * 1000:.2f} ms/program",
+        end="",
+    )
+    print(f" (CPU {floor_cpu:.2f} s)")
+    head = ("format", 7), ("jobs", 5), ("median s", 10), ("fastest", 9), ("ms/program", 12), ("x engine", 10), ("CPU s", 8)
+    print("   " + "".join(f"{name:<{w}}" if name == "format" else f"{name:>{w}}" for name, w in head) + f"{'CPU x engine':>14}")
+    median = {key: statistics.median(values) for key, values in runs.items()}
+    for (fmt, jobs), values in runs.items():
+        m, c = median[(fmt, jobs)], statistics.median(cpus[(fmt, jobs)])
+        print(f"   {fmt:<7}{jobs:>5}{m:>10.2f}{min(values):>9.2f}{m / count * 1000:>12.2f}{m / floor:>10.2f}", end="")
+        print(f"{c:>8.2f}{c / floor_cpu:>14.2f}")
+    json1 = median[("json", 1)]
+    ratio = json1 / floor
+    print(f"   JSON, one core: {ratio:.2f}x engine-only (target <= {ENGINE_RATIO})  {verdict(ratio <= ENGINE_RATIO)}")
+    per = json1 / count * 1000
+    print(f"   JSON, one core: {per:.2f} ms/program (target <= {TARGET_MS:.0f})  {verdict(per <= TARGET_MS)}")
+    for fmt in ("json", "csv"):
+        gain = median[(fmt, 1)] / median[(fmt, 2)]
+        print(f"   {fmt.upper()}: --jobs 1 / --jobs 2 = {gain:.2f}x (target > 1)  {verdict(gain > 1)}")
+    print()
+
+
+def scale(source: list[Path], root: Path, env: dict[str, str], count: int) -> None:
+    folder = root / "scale"
+    folder.mkdir()
+    for index in range(count - 4):  # hard links: 10,000 files without 10,000 generations
+        os.link(source[index % len(source)], folder / f"p{index:05d}.yaml")
+    (folder / "broken.yaml").write_text("schema_version: 1\nprogram: {id: X, name: y\n")
+    (folder / "huge.yaml").write_bytes(b"# padding to ten megabytes\n" * (10 * 1024 * 1024 // 27))
+    (folder / "loop.yaml").symlink_to(folder / "loop.yaml")
+    secret = folder / "secret.yaml"
+    shutil.copyfile(source[0], secret)
+    secret.chmod(0)  # unreadable, except to root
+    out = root / "scale.csv"
+    code, seconds, peak, _ = portfolio(folder, "csv", 2, env, out)
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))[1:]
+    bad = {row[0].rpartition("/")[2]: row[-1] for row in rows if row[1] == "no"}
+    print(f"3. scale: {count:,} files, CSV, 2 jobs: exit {code} in {seconds:.1f} s, peak {peak:.0f} MB, {len(rows):,} rows")
+    for name in ("broken.yaml", "huge.yaml", "loop.yaml", "secret.yaml"):
+        shown = bad[name].replace(f"{folder}/", "")[:110] if name in bad else "read and assessed (running as root)"
+        print(f"   {name:<12} {shown}")
+    reported = all(name in bad for name in ("broken.yaml", "huge.yaml", "loop.yaml"))
+    ok = code == 2 and len(rows) == count and reported
+    print(f"   every file in its own row, each bad one reported, exit 2 at the end: {verdict(ok)}\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,1000,10000")
-    parser.add_argument("--jobs", default="1,2")
-    parser.add_argument("--engine", default="durable")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration, interleaved (default 3)")
+    parser.add_argument("--quick", action="store_true", help="memory at 100 and 1,000; throughput on 300; scale 2,000")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of each throughput configuration (default 3)")
+    parser.add_argument("--skip-scale", action="store_true", help="leave out the 10,000-file run")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run: 1 memory, 2 throughput, 3 scale (default all)")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    jobs_list = [int(j) for j in args.jobs.split(",")]
-    runs: dict[tuple[int, int], list[tuple[float, float]]] = {(size, jobs): [] for size in sizes for jobs in jobs_list}
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+    small, large, work, many = (100, 1000, 300, 2000) if args.quick else (100, 3000, 1000, 10000)
+    print(f"cmcadvisor portfolio benchmark {datetime.date.today()}: Python {platform.python_version()}, ", end="")
+    print(f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}\n")
+    with tempfile.TemporaryDirectory(prefix="cmcbench-") as tmp:
+        root = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"PYTHONPYCACHEPREFIX": str(root / "pyc")}
+        paths = realistic.write(root / "all", large)
         folders = {}
-        for size in sizes:
-            folders[size] = Path(tmp) / str(size)
+        for size in (small, work, large):
+            folders[size] = root / f"n{size}"
             folders[size].mkdir()
-            write_programs(folders[size], size)
-        run(folders[sizes[0]], 1, args.engine, env)  # untimed: compiles the bytecode, fills the pack cache
-        for _ in range(args.repeat):
-            for size in sizes:
-                for jobs in jobs_list:
-                    runs[(size, jobs)].append(run(folders[size], jobs, args.engine, env))
-    print(f"{args.repeat} interleaved runs of each; ms/program and programs/s from the median run")
-    head = f"{'programs':>8} {'jobs':>4} {'median s':>9} {'ms/program':>10} {'fastest':>8} {'programs/s':>10} {'peak MB':>8}"
-    print(head)
-    for (size, jobs), values in runs.items():
-        seconds = [s for s, _ in values]
-        median, fastest, peak = statistics.median(seconds), min(seconds), max(m for _, m in values)
-        per, best = median / size * 1000, fastest / size * 1000
-        print(f"{size:>8} {jobs:>4} {median:>9.1f} {per:>10.2f} {best:>8.2f} {size / median:>10.0f} {peak:>8.0f}")
-    if (1000, 1) in runs:
-        seconds = [s for s, _ in runs[(1000, 1)]]
-        per, best = statistics.median(seconds) / 1000 * 1000, min(seconds) / 1000 * 1000
-        verdict = "PASS" if per <= TARGET_MS else "MISS"
-        print(
-            f"1,000 programs on one core: median {per:.2f} ms/program, fastest {best:.2f} "
-            f"(target <= {TARGET_MS:.0f} ms, on the median): {verdict}"
-        )
-    print(f"cpu count: {os.cpu_count()}; engine: {args.engine}")
+            for path in paths[:size]:
+                os.link(path, folders[size] / path.name)
+        portfolio(folders[small], "json", 1, env)  # untimed: compiles the bytecode, fills the pack cache
+        parts = {int(part) for part in args.parts.split(",")}
+        if 1 in parts:
+            memory({small: folders[small], large: folders[large]}, env)
+        if 2 in parts:
+            throughput(folders[work], paths[:work], env, args.repeat)
+        if 3 in parts and not args.skip_scale:
+            scale(paths, root, env, many)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """The library entry point: the only place the pipeline's stages are sequenced.
 
 ``assess_file`` reads a program file and returns an :class:`AssessmentResult`; ``assess``
-does the same for an already validated program. Loading the rule pack and knowledge base is
-separate (:func:`load_context`) so that many programs can share one load. This module never
-imports click, never prints, and never reads the wall clock: "today" is passed in.
+does the same for an already validated program. Inside, :func:`evaluate` runs the rules once
+and returns an :class:`Evaluated` program (program, context, options, date, facts, firings,
+verdicts, outcomes) that every later stage reads (``result_of``, ``timeline_of``,
+``make_or_buy_of``; ``explain`` and ``diff`` use it too) instead of loose arguments. Loading
+the rule pack and knowledge base is separate (:func:`load_context`) so that many programs can
+share one load. This module never imports click, never prints, and never reads the wall clock:
+"today" is passed in.
 """
 
 from __future__ import annotations
@@ -12,30 +16,32 @@ import datetime
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cmcadvisor import __version__
-from cmcadvisor.engine import Engine, get_engine
+from cmcadvisor.engine import Engine, EngineRun, get_engine
 from cmcadvisor.errors import ProgramFileError, UsageError
-from cmcadvisor.facts import derive_facts
-from cmcadvisor.knowledge import KnowledgeBase, load_knowledge
+from cmcadvisor.facts import FactSet, derive_facts
+from cmcadvisor.knowledge import ClockChoice, KnowledgeBase, load_knowledge, review_clock
 from cmcadvisor.loader import Document
 from cmcadvisor.makeorbuy import build_make_or_buy
-from cmcadvisor.meetings import MeetingKnowledge, load_meeting_types, recommend_meetings
+from cmcadvisor.meetings import MeetingKnowledge, load_meeting_types, meetings_for
 from cmcadvisor.models.program import DATE_MAX, DATE_MIN, ProgramFile
 from cmcadvisor.models.result import (
     AssessmentResult,
     Audit,
+    MakeOrBuy,
     ProgramRef,
     Summary,
+    Timeline,
     ToolInfo,
 )
 from cmcadvisor.models.rule import SEVERITY_RANK
-from cmcadvisor.outcomes import build_outcomes, matched_facts, rule_message
+from cmcadvisor.outcomes import Outcomes, build_outcomes, matched_facts, rule_message
 from cmcadvisor.pathway_steps import date_next_steps
-from cmcadvisor.reference_eval import Truth, classify
+from cmcadvisor.reference_eval import Truth, Verdict, classify
 from cmcadvisor.registry import RulePack, load_rulepack
 from cmcadvisor.risks import RiskCategories, build_risks, load_risk_categories
 from cmcadvisor.rulelint import check_references
@@ -54,6 +60,7 @@ class Options:
     rules_dirs: tuple[Path, ...] = ()
     builtin_rules: bool = True
     knowledge_dir: Path | None = None
+    stdin_filename: str | None = None  # how a program read from standard input ("-") is named in messages
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,8 @@ def check_waivers(program: ProgramFile, pack: RulePack, doc: Document | None) ->
 
 def read_validated(path: Path, options: Options, context: Context) -> tuple[ProgramFile, Document]:
     """The one validation of a program file, for every command: parse, apply --set, model and cross-field checks."""
-    return read_program(path, overrides=options.overrides, rules=rule_lookup(context.pack))
+    display = (options.stdin_filename or None) if str(path) == "-" else None  # "-": standard input
+    return read_program(path, display=display, overrides=options.overrides, rules=rule_lookup(context.pack))
 
 
 def resolve_as_of(program: ProgramFile, options: Options) -> datetime.date:
@@ -118,20 +126,52 @@ def resolve_as_of(program: ProgramFile, options: Options) -> datetime.date:
     return as_of
 
 
-def assess(program: ProgramFile, context: Context, options: Options = Options(), doc: Document | None = None) -> AssessmentResult:
-    """Assess one validated program."""
-    pack, kb = context.pack, context.kb
-    check_waivers(program, pack, doc)
+@dataclass(frozen=True)
+class Evaluated:
+    """One program after the rules ran: what every later stage reads, passed from stage to stage."""
+
+    program: ProgramFile
+    context: Context = field(repr=False)
+    options: Options
+    as_of: datetime.date
+    facts: FactSet = field(repr=False)
+    run: EngineRun = field(repr=False)  # firings in engine order, derived facts
+    verdicts: Mapping[str, Verdict] = field(repr=False)  # true / false / undetermined per active rule
+    outcomes: Outcomes = field(repr=False)
+
+    @property
+    def pack(self) -> RulePack:
+        """The rule pack the program was evaluated with."""
+        return self.context.pack
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base the program was evaluated with."""
+        return self.context.kb
+
+    @property
+    def fired(self) -> set[str]:
+        """The ids of the rules that fired (for any item)."""
+        return {f.rule for f in self.run.firings}
+
+
+def evaluate(program: ProgramFile, context: Context, options: Options = Options(), doc: Document | None = None) -> Evaluated:
+    """Run the rules on one validated program: facts, firings, verdicts and their outcomes."""
+    check_waivers(program, context.pack, doc)
     as_of = resolve_as_of(program, options)
     facts = derive_facts(program, as_of)
-    rules = pack.compiled_active()
+    rules = context.pack.compiled_active()
     run = context.engine.run(rules, facts)
     verdicts = classify(rules, facts, run.derived)
-    fired_ids = {f.rule for f in run.firings}
-    outcomes = build_outcomes(pack, kb, facts, run.firings, verdicts, program, as_of)
+    outcomes = build_outcomes(context.pack, context.kb, facts, run.firings, verdicts, program, as_of)
+    return Evaluated(program, context, options, as_of, facts, run, verdicts, outcomes)
+
+
+def _audit(ev: Evaluated) -> Audit:
+    pack = ev.pack
     fired: list[dict[str, object]] = []  # validated with the audit, in one call
-    for seq, firing in enumerate(run.firings, 1):
-        shown = matched_facts(pack.by_id[firing.rule], facts, firing.item)
+    for seq, firing in enumerate(ev.run.firings, 1):
+        shown = matched_facts(pack.by_id[firing.rule], ev.facts, firing.item)
         fired.append(
             {
                 "seq": seq,
@@ -141,46 +181,76 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
                 "item": firing.item,
             }
         )
+    fired_ids = ev.fired
     not_fired: list[str] = []
     undetermined: dict[str, list[str]] = {}
     for rule in pack.active:  # one pass over the verdicts (rules are in id order)
-        verdict = verdicts[rule.id]
+        verdict = ev.verdicts[rule.id]
         if verdict.truth == Truth.UNKNOWN:
             undetermined[rule.id] = sorted(verdict.missing)
         elif verdict.truth == Truth.FALSE and rule.id not in fired_ids:
             not_fired.append(rule.id)
-    audit = Audit(
-        input_sha256=canonical_sha256(program),
+    return Audit(
+        input_sha256=canonical_sha256(ev.program),
         rules_sha256=pack.sha256,
-        knowledge_sha256=kb.sha256,
+        knowledge_sha256=ev.kb.sha256,
         tool_version=__version__,
-        engine=run.engine or context.engine.name,  # auto names the fallback engine and why
+        engine=ev.run.engine or ev.context.engine.name,  # auto names the fallback engine and why
         fired=fired,  # dicts: pydantic builds the records
         not_fired=sorted(not_fired),
         undetermined=sorted(undetermined),
         undetermined_facts=undetermined,
-        waived=outcomes.waived,
-        waivers_unused=outcomes.waivers_unused,
-        derived=sorted(run.derived),
+        waived=ev.outcomes.waived,
+        waivers_unused=ev.outcomes.waivers_unused,
+        derived=sorted(ev.run.derived),
     )
+
+
+def clock_choice(ev: Evaluated) -> ClockChoice:
+    """The BLA review clock the timeline plans with, and why (the choice is data: ``pathways.yaml``)."""
+    review = ev.program.timeline.review if ev.program.timeline else None
+    return review_clock(ev.kb, review, {p.id: p.status for p in ev.outcomes.pathways})
+
+
+def make_or_buy_of(ev: Evaluated) -> MakeOrBuy:
+    """The make-or-buy recommendation of an evaluated program."""
+    kb = ev.kb
+    return build_make_or_buy(
+        ev.pack,
+        kb,
+        ev.facts,
+        ev.fired,
+        ev.verdicts,
+        lambda rule, given: rule_message(rule, given, None, vocab=kb.display),
+    )
+
+
+def timeline_of(ev: Evaluated) -> Timeline:
+    """The timeline of an evaluated program."""
+    return build_timeline(
+        ev.program,
+        ev.facts,
+        ev.pack,
+        ev.kb,
+        ev.run.firings,
+        ev.as_of,
+        priority_review=clock_choice(ev).clock == "priority",
+    )
+
+
+def result_of(ev: Evaluated) -> AssessmentResult:
+    """Assemble the assessment of an evaluated program (timeline, make-or-buy, risks, meetings, next steps)."""
+    outcomes = ev.outcomes
+    audit = _audit(ev)
     open_by_severity: Counter[str] = Counter(
         f.severity for f in outcomes.findings if f.status == "open" and f.kind != "undetermined"
     )
-    priority_statuses = {p.status for p in outcomes.pathways if p.id == "us.priority_review"}
-    review = program.timeline.review if program.timeline else None
-    timeline = build_timeline(
-        program,
-        facts,
-        pack,
-        kb,
-        run.firings,
-        as_of,
-        priority_review=review == "priority" or (review is None and bool(priority_statuses & {"granted", "eligible"})),
-    )
+    # Meetings are planned from the findings (not from the finished result): the next steps are dated from them.
+    meetings = meetings_for(outcomes.findings, ev.program, ev.as_of, ev.context.meeting_types)
     result = AssessmentResult(
         tool=ToolInfo(version=__version__),
-        program=ProgramRef(id=program.program.id, name=program.program.name),
-        as_of=as_of.isoformat(),
+        program=ProgramRef(id=ev.program.program.id, name=ev.program.program.name),
+        as_of=ev.as_of.isoformat(),
         summary=Summary(
             open_findings_by_severity={s: open_by_severity.get(s, 0) for s in SEVERITY_RANK},
             pathways_by_status=dict(sorted(Counter(p.status for p in outcomes.pathways).items())),
@@ -189,23 +259,20 @@ def assess(program: ProgramFile, context: Context, options: Options = Options(),
         ),
         pathways=outcomes.pathways,
         findings=outcomes.findings,
-        make_or_buy=build_make_or_buy(
-            pack,
-            kb,
-            facts,
-            fired_ids,
-            verdicts,
-            lambda rule, given: rule_message(rule, given, None, vocab=kb.display),
-        ),
-        timeline=timeline,
-        meetings=[],
-        risks=build_risks(outcomes.findings, context.risk_categories, facts, outcomes.excluded_citations),
+        make_or_buy=make_or_buy_of(ev),
+        timeline=timeline_of(ev),
+        meetings=meetings,
+        risks=build_risks(outcomes.findings, ev.context.risk_categories, ev.facts, outcomes.excluded_citations),
         questions=outcomes.questions,
         audit=audit,
     )
-    meetings = recommend_meetings(result, program, context.meeting_types)
-    pathways = date_next_steps(result.pathways, program, kb, meetings, as_of)
-    return result.model_copy(update={"meetings": meetings, "pathways": pathways})
+    pathways = date_next_steps(result.pathways, ev.program, ev.kb, meetings, ev.as_of)
+    return result.model_copy(update={"pathways": pathways})
+
+
+def assess(program: ProgramFile, context: Context, options: Options = Options(), doc: Document | None = None) -> AssessmentResult:
+    """Assess one validated program."""
+    return result_of(evaluate(program, context, options, doc))
 
 
 def assess_file(path: Path, options: Options = Options(), context: Context | None = None) -> AssessmentResult:

@@ -1,12 +1,15 @@
 """Assessment records (``assess --audit``) and their verification (``audit verify``).
 
 A record holds everything needed to reproduce and check one assessment: content hashes of the
-canonical program, the rule pack, the knowledge base and the templates; tool, engine and
-library versions; the date and options; the facts asserted; the firings in engine order with
-the facts they matched; what did not fire, what was undetermined and what was waived; hashes
-of the outputs; and a hash of the record itself. Only the start and finish times vary between
-runs. Verification re-runs the assessment and names the first difference. This module does not
-render reports.
+canonical program, the rule pack, the knowledge and the templates actually used (an
+organisation's ``--templates`` and ``--knowledge-dir`` with the built-in files they fall back
+on, file by file, so verification names the file that changed); tool, engine and library
+versions; the date and options; the facts asserted; the knowledge-held policy applied
+(make-or-buy vote cap, thresholds and confidence band; the review clock and the pathway status
+that chose it); the firings in engine order with the facts they matched; what did not fire,
+what was undetermined and what was waived; hashes of the outputs; and a hash of the record
+itself. Only the start and finish times vary between runs. Verification re-runs the assessment
+and names the first difference. This module does not render reports.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 from cmcadvisor import __version__, api
 from cmcadvisor.errors import UserInputError
 from cmcadvisor.facts import derive_facts
-from cmcadvisor.loader import data_dir, files_under, read_bytes, sha256_files
+from cmcadvisor.knowledge import SourceFile, combined_sha256, confidence_band, review_clock, source_file
+from cmcadvisor.loader import data_dir, files_under, read_bytes
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult
 from cmcadvisor.validation import read_program
@@ -40,10 +44,38 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def templates_sha256(folder: Path | None = None) -> str:
-    """Content hash of the templates in use."""
-    root = folder or data_dir("templates")
-    return sha256_files(root, files_under(root, "*.j2")) if root.is_dir() else ""
+def template_files(override: Path | None = None) -> tuple[SourceFile, ...]:
+    """The templates a render can use: an organisation's ``--templates`` folder, then the packaged ones.
+
+    The packaged templates stay reachable under an override (a template the folder lacks, and
+    ``default:`` names), so both are listed.
+    """
+    packaged = data_dir("templates")
+    found = [source_file(packaged, p, "templates", True) for p in files_under(packaged, "*.j2")] if packaged.is_dir() else []
+    if override is not None and override.is_dir():
+        found.extend(source_file(override, p, None, False) for p in files_under(override, "*.j2"))
+    return tuple(sorted(found, key=lambda f: f.shown))
+
+
+def templates_sha256(override: Path | None = None) -> str:
+    """One content hash over the templates a render can use (see :func:`template_files`)."""
+    return combined_sha256(template_files(override), "templates")
+
+
+def _file_hashes(files: tuple[SourceFile, ...]) -> dict[str, str]:
+    return {f.shown: f.sha256 for f in files}
+
+
+def _files_changed(what: str, old: dict[str, Any], new: dict[str, str]) -> str | None:
+    """``knowledge base changed: knowledge/meetings.yaml changed, ...`` (None when the files agree)."""
+    if old == new:
+        return None
+    parts = [
+        f"{name} {'added' if name not in old else 'removed' if name not in new else 'changed'}"
+        for name in sorted(set(old) | set(new))
+        if old.get(name) != new.get(name)
+    ]
+    return f"{what} changed: " + ", ".join(parts[:8]) + (f" and {len(parts) - 8} more" if len(parts) > 8 else "")
 
 
 def _versions() -> dict[str, str]:
@@ -56,8 +88,9 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _options_record(options: api.Options) -> dict[str, Any]:
+def _options_record(options: api.Options, templates: Path | None) -> dict[str, Any]:
     return {
+        "templates": str(templates) if templates else None,
         "as_of": options.as_of.isoformat() if options.as_of else None,
         "engine": options.engine,
         "overrides": list(options.overrides),
@@ -76,8 +109,9 @@ def build_record(
     outputs: dict[str, str],
     started: datetime.datetime,
     finished: datetime.datetime,
+    templates: Path | None = None,
 ) -> dict[str, Any]:
-    """The audit record of one assessment (a plain JSON-ready mapping)."""
+    """The audit record of one assessment (a plain JSON-ready mapping); ``templates``: the ``--templates`` folder."""
     as_of = datetime.date.fromisoformat(result.as_of)
     facts = derive_facts(program, as_of)
     audit = result.audit
@@ -95,9 +129,12 @@ def build_record(
         "rules_sha256": audit.rules_sha256,
         "rules": [{"id": r.id, "version": r.spec.version, "status": r.spec.status} for r in context.pack.rules],
         "knowledge_sha256": audit.knowledge_sha256,
-        "templates_sha256": templates_sha256(),
+        "knowledge_files": _file_hashes(context.kb.files),
+        "templates_sha256": templates_sha256(templates),
+        "template_files": _file_hashes(template_files(templates)),
         "as_of": result.as_of,
-        "options": _options_record(options),
+        "policy": policy_record(program, result, context),
+        "options": _options_record(options, templates),
         "facts": {
             "scalars": dict(sorted(facts.scalars.items())),
             "lists": {k: list(v) for k, v in sorted(facts.lists.items())},
@@ -115,6 +152,28 @@ def build_record(
     }
     record["record_sha256"] = record_hash(record)
     return record
+
+
+def policy_record(program: ProgramFile, result: AssessmentResult, context: api.Context) -> dict[str, Any]:
+    """The knowledge-held policy the assessment applied: make-or-buy cap, thresholds and band; the review clock."""
+    config = context.kb.make_or_buy
+    mob = result.make_or_buy
+    known = sum(1 for f in mob.factors if f.favours != "unknown")
+    band = confidence_band(mob.score, known, mob.recommendation, config)
+    choice = review_clock(
+        context.kb, program.timeline.review if program.timeline else None, {p.id: p.status for p in result.pathways}
+    )
+    return {
+        "make_or_buy": {
+            "vote_cap": config.vote_cap,
+            "decide": config.thresholds.decide,
+            "min_known_factors": config.thresholds.min_known_factors,
+            "confidence_bands": [b.model_dump(mode="json") for b in config.confidence],
+            "known_factors": known,
+            "confidence_band": band.confidence if band else None,
+        },
+        "review_clock": {"clock": choice.clock, "pathway": choice.pathway, "status": choice.status},
+    }
 
 
 def record_hash(record: dict[str, Any]) -> str:
@@ -235,9 +294,13 @@ def verify(record_path: Path, program_path: Path | None = None) -> Verdict:
         detail = ", ".join(moved[:8]) if moved else "rule text changed without a version bump"
         differences.append(f"rule pack drifted: {detail}")
     if context.kb.sha256 != record["knowledge_sha256"]:
-        differences.append("knowledge base changed (knowledge_sha256 differs)")
-    if templates_sha256() != record.get("templates_sha256"):
-        differences.append("templates changed (templates_sha256 differs)")
+        named = _files_changed("knowledge base", record.get("knowledge_files") or {}, _file_hashes(context.kb.files))
+        differences.append(named or "knowledge base changed (knowledge_sha256 differs)")
+    saved_templates = (record.get("options") or {}).get("templates")
+    templates_now = template_files(Path(saved_templates) if saved_templates else None)
+    if combined_sha256(templates_now, "templates") != record.get("templates_sha256"):
+        named = _files_changed("templates", record.get("template_files") or {}, _file_hashes(templates_now))
+        differences.append(named or "templates changed (templates_sha256 differs)")
     result = api.assess(program, context, options, doc)
     fired_now = [f.model_dump() for f in result.audit.fired]
     if result.audit.engine != record.get("engine"):
@@ -257,6 +320,18 @@ def verify(record_path: Path, program_path: Path | None = None) -> Verdict:
 
 def write_record(path: Path, record: dict[str, Any], inputs: list[Path]) -> None:
     """Write a record atomically."""
+    import pydantic_core
+
     from cmcadvisor.writer import write_atomic
 
-    write_atomic(path, json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False) + "\n", inputs=inputs)
+    # pydantic's native serializer; keys sorted first, so the bytes are those of json.dumps(sort_keys=True, indent=2)
+    write_atomic(path, pydantic_core.to_json(_sorted_keys(record), indent=2) + b"\n", inputs=inputs)
+
+
+def _sorted_keys(data: object) -> object:
+    """``data`` with the keys of every mapping in it sorted (lists keep their order)."""
+    if isinstance(data, dict):
+        return {key: _sorted_keys(data[key]) for key in sorted(data)}
+    if isinstance(data, list | tuple):
+        return [_sorted_keys(item) for item in data]
+    return data

@@ -1,120 +1,61 @@
-"""The ``cmcadvisor`` command line: the only home of click.
+"""The ``cmcadvisor`` command line: the only home of click commands.
 
 Commands parse options, call :mod:`cmcadvisor.api` (or the rule tooling), pick a renderer and
 map errors to exit codes: 0 ran, 1 findings at or above ``--fail-on``, 2 bad input or usage
-(one line per problem, no traceback), 3 internal error. Nothing else happens here; this is
-also the only place that reads today's date.
+(one line per problem, no traceback), 3 internal error, 141 standard output closed early
+(``| head``). Nothing else happens here: shared helpers (errors, outputs, notes, completion)
+live in :mod:`cmcadvisor.cliutil` and the settings file in :mod:`cmcadvisor.cliconfig`. The
+command line is the only place that reads today's date.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import json
-import os
-import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from cmcadvisor import __version__, api
-from cmcadvisor.errors import CmcAdvisorError, EngineError, UserInputError
-from cmcadvisor.models.rule import SEVERITY_RANK
-from cmcadvisor.writer import generated_changes, write_atomic, write_generated
+from cmcadvisor import __version__, cliconfig, cliutil
+from cmcadvisor.cli_rules import rules
+from cmcadvisor.cliutil import (
+    EXIT_FINDINGS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    MAX_WIDTH,
+    MIN_WIDTH,
+    PIPED_WIDTH,
+    table_width,
+    user_errors,
+)
+from cmcadvisor.errors import UserInputError
+from cmcadvisor.models import SEVERITY_RANK
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+if TYPE_CHECKING:
+    from cmcadvisor import api
+else:
+    api = cliutil.lazy_import("cmcadvisor.api")  # loaded at first use: --help and --version stay light
 
-
-def _parse_date(_: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
-    if value is None:
-        return None
-    from cmcadvisor.models.program import DATE_MAX, DATE_MIN
-
-    try:
-        day = datetime.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param=param) from None
-    if not DATE_MIN <= day <= DATE_MAX:  # the range the program file allows (docs/input-bounds.md)
-        raise click.BadParameter(f"{value} is outside the dates the tool can plan with ({DATE_MIN} to {DATE_MAX})", param=param)
-    return day
-
-
-@contextlib.contextmanager
-def user_errors(debug: bool) -> Iterator[None]:
-    """Map errors to messages and exit codes; tracebacks only with --debug."""
-    try:
-        yield
-    except UserInputError as exc:
-        for item in exc.items:
-            click.echo(f"error: {item.format()}", err=True)
-        sys.exit(EXIT_USAGE)
-    except (EngineError, CmcAdvisorError) as exc:
-        if debug:
-            raise
-        click.echo(f"internal error: {exc}. Please report it; rerun with --debug for details.", err=True)
-        sys.exit(EXIT_INTERNAL)
-    except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
-        if debug:
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}. Please report it; rerun with --debug for details.", err=True)
-        sys.exit(EXIT_INTERNAL)
-
-
-def _options(ctx: click.Context, as_of: datetime.date | None = None, overrides: tuple[str, ...] = ()) -> api.Options:
-    root = ctx.find_root().params
-    return api.Options(
-        as_of=as_of,
-        overrides=overrides,
-        today=datetime.date.today(),
-        engine=root["engine"],
-        rules_dirs=tuple(Path(p) for p in root["rules_dir"]),
-        builtin_rules=not root["no_builtin_rules"],
-        knowledge_dir=Path(root["knowledge_dir"]) if root["knowledge_dir"] else None,
-    )
-
-
-PIPED_WIDTH = 100  # table width when stdout is not a terminal and COLUMNS is not set
-MIN_WIDTH, MAX_WIDTH = 40, 400
-
-
-def table_width(output: Path | None = None) -> int:
-    """The width for terminal tables: ``COLUMNS`` when set, else the terminal's, else 100 (piped or a file)."""
-    columns = os.environ.get("COLUMNS", "").strip()
-    if columns.isdigit() and int(columns) > 0:
-        return max(MIN_WIDTH, min(MAX_WIDTH, int(columns)))
-    if output is None and sys.stdout.isatty():
-        return max(MIN_WIDTH, min(MAX_WIDTH, shutil.get_terminal_size((80, 24)).columns))
-    return PIPED_WIDTH
-
-
-def _emit(data: str | bytes, output: Path | None, inputs: list[Path]) -> None:
-    if output is not None:
-        write_atomic(output, data, inputs=inputs)
-    elif isinstance(data, bytes):
-        if sys.stdout.isatty():
-            raise UserInputError.single("--output", "binary output: give --output FILE or redirect stdout")
-        _to_stdout(data)
-    else:
-        _to_stdout(data.encode("utf-8"))
-
-
-def _to_stdout(payload: bytes) -> None:
-    """Write to standard output; a reader that stopped early is fine, any other failure (a full disk) is exit 2."""
-    try:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(payload)
-        sys.stdout.buffer.flush()
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can reach the broken stdout
-        if isinstance(exc, BrokenPipeError):
-            return  # `| head`: the reader has what it wanted; the exit code still reports the findings
-        raise UserInputError.single("<stdout>", f"cannot write: {exc.strerror or exc}") from None
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "MAX_WIDTH",
+    "MIN_WIDTH",
+    "PIPED_WIDTH",
+    "cli",
+    "main",
+    "table_width",
+    "user_errors",
+]
+_parse_date = cliutil.parse_date
+_options = cliutil.make_options
+_emit = cliutil.emit
+_to_stdout = cliutil.to_stdout
 
 
 _SET_OPTION = click.option(
@@ -134,7 +75,10 @@ _OUTPUT_OPTION = click.option(
     help="Write here (atomically) instead of stdout; never over an input file.",
 )
 _AS_OF_OPTION = click.option(
-    "--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD (overrides program.as_of; default today)."
+    "--as-of",
+    callback=_parse_date,
+    default=None,
+    help="Assessment date YYYY-MM-DD (overrides program.as_of; with neither, today's date, and a note on stderr says so).",
 )
 _TEMPLATES_OPTION = click.option(
     "--templates",
@@ -145,7 +89,7 @@ _TEMPLATES_OPTION = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=cliutil.ConfiguredGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cmcadvisor")
 @click.option(
     "--engine",
@@ -163,23 +107,41 @@ _TEMPLATES_OPTION = click.option(
     help="Use this knowledge folder instead of the built-in one.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowledge_dir: str | None, debug: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors on standard error (no notes).")
+@click.option("--verbose", "-v", is_flag=True, help="Also say which settings, engine and files a run used.")
+@click.option("--no-color", is_flag=True, help="No colour in terminal output (as does a non-empty NO_COLOR).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Read settings from this file instead of the nearest .cmcadvisor.toml or pyproject.toml [tool.cmcadvisor].",
+)
+@click.option("--no-config", is_flag=True, help="Ignore any settings file.")
+def cli(**_: Any) -> None:
     """Plan the CMC regulatory strategy of a cell or gene therapy program from a program file.
 
-    Exit codes: 0 ran; 1 findings at or above --fail-on; 2 bad input or usage; 3 internal error.
+    Exit codes: 0 ran; 1 findings at or above --fail-on; 2 bad input or usage; 3 internal error;
+    141 standard output closed early (a pipe into head). A program file of '-' is read from
+    standard input. Without --as-of or an as_of date in the program, the date is today's, and a
+    note on standard error says so. Settings come from .cmcadvisor.toml or [tool.cmcadvisor] in
+    pyproject.toml (nearest, upward); options given here win. See 'cmcadvisor config'.
     """
+
+
+ASSESS_FORMATS = ("table", "json", "markdown", "html", "sarif", "junit")
 
 
 @cli.command()
 @click.argument("program", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown", "html"]), default="table", show_default=True)
-@_OUTPUT_OPTION
+@click.option("--format", "fmt", type=click.Choice(ASSESS_FORMATS), default="table", show_default=True)
+@cliutil.outputs_option(ASSESS_FORMATS)
 @_AS_OF_OPTION
 @click.option(
     "--fail-on",
     type=click.Choice(list(SEVERITY_RANK)[:-1]),
     default=None,
-    help="Exit 1 when an open finding is at or above this severity.",
+    help="Exit 1 (saying why on standard error) when an open finding is at or above this severity.",
 )
 @_SET_OPTION
 @click.option(
@@ -191,12 +153,13 @@ def cli(engine: str, rules_dir: tuple[str, ...], no_builtin_rules: bool, knowled
 )
 @click.option("--auditor", is_flag=True, help="HTML: show each finding's trace (rule, facts, sources) inline.")
 @_TEMPLATES_OPTION
+@cliutil.STDIN_OPTION
 @click.pass_context
 def assess(
     ctx: click.Context,
     program: Path,
     fmt: str,
-    output: Path | None,
+    outputs: tuple[str, ...],
     as_of: datetime.date | None,
     fail_on: str | None,
     overrides: tuple[str, ...],
@@ -204,73 +167,90 @@ def assess(
     auditor: bool,
     templates_dir: Path | None,
 ) -> None:
-    """Assess PROGRAM: pathways, findings, make-or-buy, timeline, questions and the audit trail."""
+    """Assess PROGRAM ('-': standard input): pathways, findings, make-or-buy, timeline, questions, audit trail.
+
+    SARIF (2.1.0) and JUnit XML are for CI: see the README. Several outputs in one run:
+    -o json:result.json -o html:report.html -o sarif:cmc.sarif.
+    """
     from cmcadvisor.render import render
 
     started = datetime.datetime.now(datetime.UTC)
     with user_errors(ctx.find_root().params["debug"]):
         options = _options(ctx, as_of, overrides)
-        context = api.load_context(options)
-        result = api.assess_file(program, options, context)
-        color = output is None and fmt == "table" and sys.stdout.isatty()
+        result, loaded, doc, context = cliutil.assess_program(ctx, program, options)
         templates = str(templates_dir) if templates_dir else None
-        width = table_width(output)
-        text = render(result, fmt, color=color, width=width, auditor=auditor, templates=templates)  # type: ignore[arg-type]
-        _emit(text, output, [program])
+
+        def produce(form: str, to_stdout: bool) -> str:
+            if form in ("sarif", "junit"):
+                return cliutil.ci_report(form, result, doc, context, fail_on)
+            color = to_stdout and form == "table" and cliutil.use_color(ctx)
+            width = table_width(None if to_stdout else program)
+            return render(result, form, color=color, width=width, auditor=auditor, templates=templates)  # type: ignore[arg-type]
+
+        inputs = cliutil.file_inputs(program)
+        made = cliutil.deliver(ctx, outputs, fmt, ASSESS_FORMATS, produce, inputs)
         if audit_path is not None:
             from cmcadvisor import audit
-            from cmcadvisor.validation import read_program
+            from cmcadvisor import outputs as outputs_plan
 
-            plain = render(result, fmt, width=width, auditor=auditor, templates=templates) if color else text  # type: ignore[arg-type]
+            plan = outputs_plan.plan(outputs, fmt, ASSESS_FORMATS)
+            plain = made.get((fmt, False))
+            if plain is None:
+                plain = produce(fmt, False)
+            assert isinstance(plain, str)
             record = audit.build_record(
                 program,
-                read_program(program, overrides=overrides)[0],
+                loaded,
                 result,
                 context,
                 options,
                 audit.outputs_for(result, {fmt: plain}),
                 started,
                 datetime.datetime.now(datetime.UTC),
+                templates=templates_dir,
             )
-            audit.write_record(audit_path, record, [program] + ([output] if output else []))
-        worst = api.worst_open_severity(result)
-        if fail_on and worst is not None and SEVERITY_RANK[worst] <= SEVERITY_RANK[fail_on]:
-            sys.exit(EXIT_FINDINGS)
+            audit.write_record(audit_path, record, inputs + [t.path for t in plan.files if t.path is not None])
+        cliutil.fail_on_exit(fail_on, result.summary.open_findings_by_severity)
+
+
+TIMELINE_FORMATS = ("table", "json", "mermaid", "csv", "png", "svg")
 
 
 @cli.command()
 @click.argument("program", type=click.Path(path_type=Path))
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "mermaid", "csv", "png", "svg"]), default="table", show_default=True
-)
-@_OUTPUT_OPTION
+@click.option("--format", "fmt", type=click.Choice(TIMELINE_FORMATS), default="table", show_default=True)
+@cliutil.outputs_option(TIMELINE_FORMATS)
 @_AS_OF_OPTION
 @_SET_OPTION
+@cliutil.STDIN_OPTION
 @click.pass_context
 def timeline(
-    ctx: click.Context, program: Path, fmt: str, output: Path | None, as_of: datetime.date | None, overrides: tuple[str, ...]
+    ctx: click.Context, program: Path, fmt: str, outputs: tuple[str, ...], as_of: datetime.date | None, overrides: tuple[str, ...]
 ) -> None:
-    """Schedule PROGRAM's manufacturing decisions: critical path, slack and what is late."""
+    """Schedule PROGRAM's manufacturing decisions ('-': standard input): critical path, slack and what is late."""
     from cmcadvisor.render import timeline_formats
 
     with user_errors(ctx.find_root().params["debug"]):
-        result = api.assess_file(program, _options(ctx, as_of, overrides))
-        data: str | bytes
-        if fmt == "json":
-            data = result.timeline.model_dump_json(indent=2) + "\n"
-        elif fmt == "csv":
-            data = timeline_formats.timeline_csv(result.timeline)
-        elif fmt == "mermaid":
-            data = timeline_formats.timeline_mermaid(result)
-        elif fmt in ("png", "svg"):
-            from cmcadvisor.render.gantt import gantt
+        result = cliutil.assess_program(ctx, program, _options(ctx, as_of, overrides))[0]
 
-            data = gantt(result, fmt)
-        else:
-            data = timeline_formats.timeline_table(
-                result, color=output is None and sys.stdout.isatty(), width=table_width(output)
-            )
-        _emit(data, output, [program])
+        def produce(form: str, to_stdout: bool) -> str | bytes:
+            if form == "json":
+                return result.timeline.model_dump_json(indent=2) + "\n"
+            if form == "csv":
+                return timeline_formats.timeline_csv(result.timeline)
+            if form == "mermaid":
+                return timeline_formats.timeline_mermaid(result)
+            if form in ("png", "svg"):
+                from cmcadvisor.render.gantt import gantt
+
+                return gantt(result, form)
+            color = to_stdout and cliutil.use_color(ctx)
+            return timeline_formats.timeline_table(result, color=color, width=table_width(None if to_stdout else program))
+
+        cliutil.deliver(ctx, outputs, fmt, TIMELINE_FORMATS, produce, cliutil.file_inputs(program))
+
+
+BRIEF_FORMATS = ("markdown", "docx", "html", "json")
 
 
 @cli.command()
@@ -279,22 +259,26 @@ def timeline(
     "--meeting",
     "meeting_type",
     required=True,
-    type=click.Choice(["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]),
+    type=click.Choice(
+        ["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]
+        + ["ema_scientific_advice", "ema_prime_kickoff", "pmda_rs_strategy", "pmda_clinical_trial", "pmda_prior_assessment"]
+    ),
 )
 @click.option(
     "--date", "desired", callback=_parse_date, default=None, help="The desired meeting date YYYY-MM-DD (default: proposed)."
 )
-@click.option("--format", "fmt", type=click.Choice(["markdown", "docx", "html", "json"]), default="markdown", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(BRIEF_FORMATS), default="markdown", show_default=True)
 @click.option(
     "--no-trace",
     "no_trace",
     is_flag=True,
     help="Leave out the internal traceability appendix (rules, findings, facts) of the Markdown, HTML and DOCX brief.",
 )
-@_OUTPUT_OPTION
+@cliutil.outputs_option(BRIEF_FORMATS)
 @_AS_OF_OPTION
 @_SET_OPTION
 @_TEMPLATES_OPTION
+@cliutil.STDIN_OPTION
 @click.pass_context
 def brief(
     ctx: click.Context,
@@ -303,69 +287,81 @@ def brief(
     desired: datetime.date | None,
     fmt: str,
     no_trace: bool,
-    output: Path | None,
+    outputs: tuple[str, ...],
     as_of: datetime.date | None,
     overrides: tuple[str, ...],
     templates_dir: Path | None,
 ) -> None:
-    """Draft an FDA meeting request and briefing package outline for PROGRAM (meeting type ids per the contract)."""
+    """Draft a meeting request and briefing package outline for PROGRAM (FDA types; EMA or PMDA for EU or Japan programs)."""
     from cmcadvisor.meetings import build_brief, plan_meeting
     from cmcadvisor.render.brief_formats import render_brief
 
     with user_errors(ctx.find_root().params["debug"]):
-        options = _options(ctx, as_of, overrides)
-        context = api.load_context(options)
-        loaded, doc = api.read_validated(program, options, context)
-        result = api.assess(loaded, context, options, doc)
+        result, loaded, _, context = cliutil.assess_program(ctx, program, _options(ctx, as_of, overrides))
         meeting = plan_meeting(result, loaded, meeting_type, desired, context.meeting_types)
         draft = build_brief(result, loaded, meeting, context.meeting_types)
         templates = str(templates_dir) if templates_dir else None
-        _emit(render_brief(draft, fmt, templates=templates, trace=not no_trace), output, [program])  # type: ignore[arg-type]
+
+        def produce(form: str, _: bool) -> str | bytes:
+            return render_brief(draft, form, templates=templates, trace=not no_trace)  # type: ignore[arg-type]
+
+        cliutil.deliver(ctx, outputs, fmt, BRIEF_FORMATS, produce, cliutil.file_inputs(program))
+
+
+RISK_FORMATS = ("table", "csv", "xlsx", "markdown", "json", "html")
 
 
 @cli.command()
 @click.argument("program", type=click.Path(path_type=Path))
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "xlsx", "markdown", "json", "html"]), default="table", show_default=True
-)
-@_OUTPUT_OPTION
+@click.option("--format", "fmt", type=click.Choice(RISK_FORMATS), default="table", show_default=True)
+@cliutil.outputs_option(RISK_FORMATS)
 @_AS_OF_OPTION
 @_SET_OPTION
 @_TEMPLATES_OPTION
+@cliutil.STDIN_OPTION
 @click.pass_context
 def risks(
     ctx: click.Context,
     program: Path,
     fmt: str,
-    output: Path | None,
+    outputs: tuple[str, ...],
     as_of: datetime.date | None,
     overrides: tuple[str, ...],
     templates_dir: Path | None,
 ) -> None:
-    """The ICH Q9(R1)-style risk register of PROGRAM (XLSX adds a likelihood-by-impact heat map)."""
+    """The ICH Q9(R1)-style risk register of PROGRAM ('-': standard input); XLSX adds a likelihood-by-impact heat map."""
     from cmcadvisor.render.risk_formats import render_risks
 
     with user_errors(ctx.find_root().params["debug"]):
-        result = api.assess_file(program, _options(ctx, as_of, overrides))
-        color = output is None and fmt == "table" and sys.stdout.isatty()
+        result = cliutil.assess_program(ctx, program, _options(ctx, as_of, overrides))[0]
         templates = str(templates_dir) if templates_dir else None
-        text = render_risks(result, fmt, color=color, width=table_width(output), templates=templates)  # type: ignore[arg-type]
-        _emit(text, output, [program])
+
+        def produce(form: str, to_stdout: bool) -> str | bytes:
+            color = to_stdout and form == "table" and cliutil.use_color(ctx)
+            width = table_width(None if to_stdout else program)
+            return render_risks(result, form, color=color, width=width, templates=templates)  # type: ignore[arg-type]
+
+        cliutil.deliver(ctx, outputs, fmt, RISK_FORMATS, produce, cliutil.file_inputs(program))
 
 
 @cli.command()
 @click.argument("programs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@cliutil.STDIN_OPTION
 @click.pass_context
 def validate(ctx: click.Context, programs: tuple[Path, ...]) -> None:
-    """Check program files against the input contract; report every problem."""
+    """Check program files ('-': standard input) against the input contract; report every problem at once.
+
+    Each problem is one line, file:line: field: message; exit 2 if any file has one.
+    """
     failed = False
     with user_errors(ctx.find_root().params["debug"]):
         options = _options(ctx)
         context = api.load_context(options)  # waivers are checked against the rule pack, as assess does
         for path in programs:
             try:
-                api.read_validated(path, options, context)
-                click.echo(f"ok: {path}")
+                _, doc = api.read_validated(path, options, context)
+                if not ctx.find_root().params["quiet"]:
+                    click.echo(f"ok: {doc.source}")
             except UserInputError as exc:
                 failed = True
                 for item in exc.items:
@@ -385,6 +381,8 @@ def schema(kind: str) -> None:
     model: Any = {"program": ProgramFile, "rule": RuleSpec, "result": AssessmentResult}[kind]
     document = model.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    import json
+
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
@@ -393,6 +391,8 @@ def schema(kind: str) -> None:
 @click.pass_context
 def init(ctx: click.Context, path: Path) -> None:
     """Write a commented starter program file to PATH (never overwrites)."""
+    from cmcadvisor.writer import write_atomic
+
     starter = (Path(__file__).parent / "starter.yaml").read_text(encoding="utf-8")
     with user_errors(ctx.find_root().params["debug"]):
         write_atomic(path, starter, overwrite=False)
@@ -401,55 +401,40 @@ def init(ctx: click.Context, path: Path) -> None:
 
 @cli.command()
 @click.argument("program", type=click.Path(path_type=Path))
-@click.argument("rule_id")
+@click.argument("target", shell_complete=cliutil.complete_explain_targets)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD.")
 @_SET_OPTION
+@cliutil.STDIN_OPTION
 @click.pass_context
 def explain(
-    ctx: click.Context, program: Path, rule_id: str, fmt: str, as_of: datetime.date | None, overrides: tuple[str, ...]
+    ctx: click.Context, program: Path, target: str, fmt: str, as_of: datetime.date | None, overrides: tuple[str, ...]
 ) -> None:
-    """Explain why RULE_ID fired for PROGRAM, or why not and what would make it fire."""
+    """Explain a conclusion for PROGRAM, traced to rules.
+
+    TARGET is a rule id (why it fired, or why not and what would fire it), a pathway id (e.g.
+    eu.prime), an activity or milestone id (e.g. ppq, bla_submission), a meeting type (e.g.
+    pre_bla) or make-or-buy.
+    """
     from cmcadvisor import explain as explaining
 
     with user_errors(ctx.find_root().params["debug"]):
         options = _options(ctx, as_of, overrides)
         context = api.load_context(options)
         loaded, doc = api.read_validated(program, options, context)
-        answer = explaining.explain(loaded, context, rule_id, options, doc)
-    if fmt == "json":
-        click.echo(json.dumps(answer.as_dict(), indent=2, sort_keys=True))
-        return
-    click.echo(f"{answer.rule}: {answer.title} ({answer.kind})")
-    click.echo(
-        f"status: {answer.status.replace('_', ' ')}"
-        + (f" for items {answer.items}" if any(i is not None for i in answer.items) else "")
-    )
-    click.echo("condition ([yes] held, [no] failed, [??] fact missing):")
-    for line in answer.tree:
-        click.echo(f"  {line}")
-    if answer.missing:
-        click.echo("missing facts: " + ", ".join(answer.missing))
-    if answer.counterfactual:
-        checked = {True: "checked: the rule then fires", False: "not confirmed by a re-run", None: ""}[
-            answer.counterfactual_checked
-        ]
-        click.echo(f"smallest change that would make it fire ({checked}):")
-        for change in answer.counterfactual:
-            click.echo(f"  {change}")
-        if answer.effect:
-            click.echo(f"effect: {answer.effect}")
-    elif answer.status != "fired":
-        click.echo("no single set of fact changes found that would make it fire")
-    click.echo("sources:")
-    for citation in answer.citations:
-        click.echo(f"  {citation}")
+        cliutil.note_clock(ctx, options, loaded.program.as_of, doc.source)
+        answer = explaining.explain_target(loaded, context, target, options, doc)
+        text = explaining.render_json(answer) if fmt == "json" else explaining.render_text(answer)
+    click.echo(text, nl=False)
+
+
+PORTFOLIO_FORMATS = ("table", "json", "jsonl", "csv", "html", "sarif", "junit")
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table", show_default=True)
-@_OUTPUT_OPTION
+@click.option("--format", "fmt", type=click.Choice(PORTFOLIO_FORMATS), default="table", show_default=True)
+@cliutil.outputs_option(PORTFOLIO_FORMATS)
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes.")
 @click.option("--as-of", callback=_parse_date, default=None, help="Assessment date YYYY-MM-DD for every program.")
 @click.option(
@@ -463,47 +448,48 @@ def portfolio(
     ctx: click.Context,
     paths: tuple[Path, ...],
     fmt: str,
-    output: Path | None,
+    outputs: tuple[str, ...],
     jobs: int,
     as_of: datetime.date | None,
     fail_on: str | None,
 ) -> None:
     """Assess many program files (folders or files): a summary per program; one bad file does not stop the rest.
 
+    JSON, JSON Lines (jsonl) and CSV are written program by program as each is ready, in file order.
     Exit codes: 0 all assessed; 1 findings at or above --fail-on; 2 one or more files failed.
     """
+    from cmcadvisor import outputs as outputs_plan
     from cmcadvisor import portfolio as portfolio_run
-    from cmcadvisor.render import portfolio_formats
+    from cmcadvisor.render import portfolio_ci, portfolio_formats
+    from cmcadvisor.writer import open_output
 
-    with user_errors(ctx.find_root().params["debug"]):
+    with user_errors(ctx.find_root().params["debug"]), contextlib.ExitStack() as stack:
         options = _options(ctx, as_of)
+        plan = outputs_plan.plan(outputs, fmt, PORTFOLIO_FORMATS)
         files = portfolio_run.collect(list(paths))
-        keep = fmt == "json"
-        show = sys.stderr.isatty()
-        if show:  # a progress bar only for a person watching a terminal; never on stdout
-            with click.progressbar(length=len(files), label="assessing", file=sys.stderr) as bar:
-                outcomes = list(portfolio_run.run(files, options, jobs=jobs, keep_results=keep, progress=bar.update))
-        else:
-            outcomes = list(portfolio_run.run(files, options, jobs=jobs, keep_results=keep))
-        if fmt == "json":
-            text = portfolio_formats.portfolio_json(outcomes)
-        elif fmt == "csv":
-            text = portfolio_formats.portfolio_csv(outcomes)
-        elif fmt == "html":
-            text = portfolio_formats.portfolio_html(outcomes)
-        else:
-            text = portfolio_formats.portfolio_table(
-                outcomes, color=output is None and sys.stdout.isatty(), width=table_width(output)
-            )
-        _emit(text, output, files)
-    if any(not o.ok for o in outcomes):
+        if as_of is None:
+            cliutil.note(ctx, f"programs without an as_of date are assessed as of today, {options.today}; give --as-of to fix it")
+        forms = [t.fmt for t in plan.targets]
+        context = api.load_context(options) if set(forms) & set(portfolio_ci.CI_FORMATS) else None
+        sinks: list[tuple[portfolio_formats.PortfolioStream, Any]] = []
+        for target in plan.targets:
+            color = target.path is None and cliutil.use_color(ctx)
+            stream = portfolio_ci.stream_for(target.fmt, context, fail_on, color=color, width=table_width(target.path))
+            write = _to_stdout if target.path is None else stack.enter_context(open_output(target.path, inputs=files))
+            sinks.append((stream, write))
+        streamed_to_terminal = plan.stdout in portfolio_formats.STREAMED and sys.stdout.isatty()
+        bar = None
+        if sys.stderr.isatty() and not streamed_to_terminal and not ctx.find_root().params["quiet"]:  # for a person watching
+            bar = stack.enter_context(click.progressbar(length=len(files), label="assessing", file=sys.stderr))
+        render = portfolio_ci.renderer(portfolio_formats.program_renderer(forms), forms)
+        outcomes = portfolio_run.run(
+            files, options, jobs=jobs, render=render, progress=bar.update if bar else None, context=context
+        )
+        count = portfolio_ci.FindingCount(fail_on)
+        tally = portfolio_formats.write_streams(count.watch(outcomes), sinks)
+    if tally.failed:
         sys.exit(EXIT_USAGE)
-    if fail_on:
-        threshold = SEVERITY_RANK[fail_on]
-        for o in outcomes:
-            counts = (o.summary or {}).get("open_findings", {})
-            if any(count and SEVERITY_RANK[sev] <= threshold for sev, count in counts.items()):
-                sys.exit(EXIT_FINDINGS)
+    cliutil.fail_on_exit(fail_on, count.counts, programs=count.programs)
 
 
 @cli.command()
@@ -548,194 +534,67 @@ def audit_verify(ctx: click.Context, record: Path, program: Path | None) -> None
     sys.exit(EXIT_FINDINGS)
 
 
-@cli.group()
-def rules() -> None:
-    """List, show, lint and test the rule pack."""
-
-
 def _context(ctx: click.Context) -> api.Context:
     return api.load_context(_options(ctx))
 
 
-@rules.command("list")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--all", "show_all", is_flag=True, help="Include draft and deprecated rules.")
-@click.pass_context
-def rules_list(ctx: click.Context, fmt: str, show_all: bool) -> None:
-    """List the rules (active ones unless --all)."""
-    with user_errors(ctx.find_root().params["debug"]):
-        pack = _context(ctx).pack
-        chosen = pack.rules if show_all else pack.active
-        rows = [
-            {
-                "id": r.id,
-                "title": r.spec.title,
-                "kind": r.spec.kind,
-                "severity": r.spec.severity,
-                "topics": list(r.spec.topics),
-                "status": r.spec.status,
-                "version": r.spec.version,
-                "confidence": r.spec.confidence,
-                "citations": list(r.spec.citations),
-            }
-            for r in chosen
-        ]
-        if fmt == "json":
-            click.echo(json.dumps(rows, indent=2))
-            return
-        for row in rows:
-            click.echo(f"{row['id']:<14} {row['kind']:<14} {row['severity']:<8} {row['title']}")
-        click.echo(f"{len(rows)} rules")
+cli.add_command(rules)  # the rules commands live in cmcadvisor.cli_rules
 
 
-@rules.command("show")
-@click.argument("rule_id")
+@cli.group("knowledge")
+def knowledge_group() -> None:
+    """Review the knowledge base: its sources, how current they are and what depends on them."""
+
+
+@knowledge_group.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
+@click.option("--as-of", callback=_parse_date, default=None, help="Count ages as of this date YYYY-MM-DD (default today).")
+@click.option("--due", is_flag=True, help="Only sources needing attention: stale, a draft over 12 months old, a re-check due.")
+@click.option("--sort", type=click.Choice(["status", "age", "id"]), default="status", show_default=True)
+@_OUTPUT_OPTION
 @click.pass_context
-def rules_show(ctx: click.Context, rule_id: str) -> None:
-    """Show one rule: metadata, condition, citations and examples."""
-    from cmcadvisor.loader import dump_yaml
+def knowledge_status(
+    ctx: click.Context, fmt: str, as_of: datetime.date | None, due: bool, sort: str, output: Path | None
+) -> None:
+    """List every source with its status, confidence, dates and dependants, for the quarterly review."""
+    from cmcadvisor.knowledge_status import build_status
+    from cmcadvisor.render.knowledge_formats import render_status
 
     with user_errors(ctx.find_root().params["debug"]):
         context = _context(ctx)
-        rule = context.pack.resolve(rule_id)
-        if rule is None:
-            raise UserInputError.single("rules", f"no rule {rule_id}")
-        click.echo(f"# {rule.id}: {rule.spec.title}\n# file: {rule.source}")
-        click.echo(dump_yaml(rule.spec.model_dump(mode="json", by_alias=True, exclude_none=True)), nl=False)
-        click.echo("# citations")
-        for cid in rule.spec.citations:
-            c = context.kb.citations[cid]
-            click.echo(f"#   {c.id}: {c.title} ({c.issuer}, {c.year}; {c.status}; {c.confidence})")
+        if as_of is None:
+            as_of = datetime.date.today()
+            cliutil.note(ctx, f"ages counted as of today, {as_of.isoformat()}; give --as-of to choose the date")
+        report = build_status(context, as_of, due_only=due, sort=sort)  # type: ignore[arg-type]
+        color = output is None and fmt == "table" and cliutil.use_color(ctx)
+        _emit(render_status(report, fmt, color=color, width=table_width(output)), output, [])  # type: ignore[arg-type]
 
 
-@rules.command("facts")
+@cli.command("config")
+@click.option("--fail-on", type=click.Choice(list(SEVERITY_RANK)[:-1]), default=None, help="As assess and portfolio take it.")
+@click.option("--as-of", callback=_parse_date, default=None, help="As the assessing commands take it.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def rules_facts(fmt: str) -> None:
-    """List the fact vocabulary rules may test: names, types, allowed values."""
-    from cmcadvisor.facts import vocabulary
-
-    vocab = vocabulary()
-    if fmt == "json":
-        rows = [
-            {
-                "name": i.name,
-                "type": i.type,
-                "allowed": list(i.allowed),
-                "question": i.question,
-                "computed_from": list(i.computed_from),
-            }
-            for i in vocab.values()
-        ]
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for info in vocab.values():
-        allowed = f" [{', '.join(info.allowed)}]" if info.allowed else ""
-        click.echo(f"{info.name:<58} {info.type:<10}{allowed}")
-
-
-@rules.command("docs")
-@click.option(
-    "--output", "-o", "folder", type=click.Path(path_type=Path, file_okay=False), default=Path("docs/rules"), show_default=True
-)
-@click.option("--check", is_flag=True, help="Do not write: exit 1 if the folder is not up to date.")
 @click.pass_context
-def rules_docs(ctx: click.Context, folder: Path, check: bool) -> None:
-    """Generate one Markdown page per rule, plus an index.
+def config_command(ctx: click.Context, fail_on: str | None, as_of: datetime.date | None, fmt: str) -> None:
+    """Show the effective settings and where each comes from (command line, settings file, default).
 
-    Only files listed in the folder's manifest (written by an earlier run) are ever removed; a
-    folder holding other files and no manifest is refused.
+    Settings are read from .cmcadvisor.toml, or from [tool.cmcadvisor] in pyproject.toml, in the
+    working folder or the nearest folder above it; options on the command line win.
     """
-    from cmcadvisor.render.rule_docs import rule_pages
-
-    with user_errors(ctx.find_root().params["debug"]):
-        context = _context(ctx)
-        pages = rule_pages(context.pack, context.kb)
-        if check:
-            stale, extra = generated_changes(folder, pages)
-            for name in stale + extra:
-                click.echo(f"out of date: {folder / name}", err=True)
-            click.echo(f"{len(pages)} pages, {len(stale) + len(extra)} out of date")
-            if stale or extra:
-                sys.exit(EXIT_FINDINGS)
-            return
-        written, removed = write_generated(folder, pages)
-    gone = f"; removed {removed} it had written before" if removed else ""
-    click.echo(f"wrote {written} of {len(pages)} pages to {folder}{gone}")
+    settings: cliconfig.Config = ctx.find_root().meta.get(cliconfig.META_KEY, cliconfig.Config())
+    click.echo(cliutil.settings_text(settings.path, cliutil.settings_report(ctx, ctx.command), fmt), nl=False)
 
 
-@rules.command("lint")
-@click.pass_context
-def rules_lint(ctx: click.Context) -> None:
-    """Check every rule and knowledge cross-reference; exit 2 on any error."""
-    from cmcadvisor.engine import AutoEngine, compile_problems, get_engine
-    from cmcadvisor.rulelint import LintIssue, lint
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script (commands, options, rule ids, pathway ids, meeting types).
 
-    with user_errors(ctx.find_root().params["debug"]):
-        context = _context(ctx)
-        data = [
-            *context.meeting_types.types.values(),
-            *context.meeting_types.ctd.values(),
-            *context.risk_categories.categories.values(),
-        ]
-        also = frozenset(c for item in data for c in getattr(item, "citations", ()))
-        also |= frozenset(context.meeting_types.ctd_citations)
-        issues = lint(
-            context.pack,
-            context.kb,
-            today=datetime.date.today(),
-            also_cited=also,
-            risk_categories=context.risk_categories.config,
-            risk_source=context.risk_categories.source,
-        )
-        from cmcadvisor.timeline import hook_cycles
-
-        for rule_id, cycle in hook_cycles(context.pack, context.kb):
-            issues.append(
-                LintIssue("error", context.pack.by_id[rule_id].source, "then.before", f"timeline hooks make a cycle: {cycle}")
-            )
-        if isinstance(get_engine("auto"), AutoEngine):  # durable-rules is available
-            for rule_id, problem in compile_problems([r.compiled for r in context.pack.active]):
-                source = context.pack.by_id[rule_id].source
-                issues.append(
-                    LintIssue("error", source, "when", f"durable-rules cannot compile this condition ({problem}); simplify it")
-                )
-    errors = [i for i in issues if i.level == "error"]
-    for issue in issues:
-        click.echo(issue.format(), err=issue.level == "error")
-    click.echo(
-        f"{len(context.pack.rules)} rules, {len(context.kb.citations)} citations: "
-        f"{len(errors)} errors, {len(issues) - len(errors)} warnings"
-    )
-    if errors:
-        sys.exit(EXIT_USAGE)
-
-
-@rules.command("test")
-@click.option(
-    "--engine",
-    "engines",
-    type=click.Choice(["durable", "python"]),
-    multiple=True,
-    help="Engines to run (default: both where available).",
-)
-@click.pass_context
-def rules_test(ctx: click.Context, engines: tuple[str, ...]) -> None:
-    """Run every rule's examples on both engines; exit 1 if any fails."""
-    from cmcadvisor.engine import get_engine
-    from cmcadvisor.testing import run_all_examples
-
-    with user_errors(ctx.find_root().params["debug"]):
-        context = _context(ctx)
-        chosen = [get_engine(name) for name in (engines or ("durable", "python"))]
-        results = [r for engine in chosen for r in run_all_examples(context.pack, engine)]
-    failures = [r for r in results if not r.passed]
-    for r in failures:
-        click.echo(f"FAIL {r.rule} :: {r.example} [{r.engine}]: expected {r.expect}, got {r.got}", err=True)
-    click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
-    if failures:
-        sys.exit(EXIT_FINDINGS)
+    E.g. eval "$(cmcadvisor completion bash)" in ~/.bashrc; for zsh and fish see the README.
+    """
+    click.echo(cliutil.completion_script(cli, shell), nl=False)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="cmcadvisor")
+    """Console-script entry point: a closed pipe ends quietly (status 141)."""
+    cliutil.run_main(cli, "cmcadvisor")

@@ -215,6 +215,9 @@ def derive_facts(program: ProgramFile, as_of: datetime.date) -> FactSet:
     stage = facts.scalars.get("clinical.stage")
     if isinstance(stage, str):
         facts.scalars["clinical.stage_index"] = STAGES.index(stage)
+    if stage == "preclinical" and "clinical.evidence.first_in_human_tolerability" not in facts.scalars:
+        # A program that has not dosed anyone has no first-in-human data: a preclinical program is never asked for them.
+        facts.scalars["clinical.evidence.first_in_human_tolerability"] = False
     equipment = facts.collections.get("supply_chain.equipment")
     if equipment:
         enriched: list[Item] = []

@@ -16,13 +16,14 @@ import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
-from cmcadvisor.errors import UserInputError
+from cmcadvisor.errors import ErrorItem, UserInputError
 
 try:  # libyaml when available: much faster for the rule pack
     from yaml import CSafeLoader as _Loader
@@ -46,6 +47,9 @@ class Document:
     data: object
     lines: Mapping[Loc, int]
     overridden: frozenset[Loc] = frozenset()  # locations whose value came from --set, not the file
+    # Values that could not be read (a date like 2029-13-01), kept as their text so that
+    # validation can report them together with every other problem (see ``parse_text(defer=)``).
+    problems: tuple[tuple[Loc, ErrorItem], ...] = ()
 
     def line_of(self, loc: Loc) -> int | None:
         """Line of ``loc`` or of its nearest ancestor that has one."""
@@ -61,10 +65,12 @@ class Document:
 class _Builder:
     """Turns a composed YAML node tree into Python data, with limits and a line map."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, defer: bool = False) -> None:
         self.source = source
         self.count = 0
         self.lines: dict[Loc, int] = {}
+        self.defer = defer
+        self.problems: list[tuple[Loc, ErrorItem]] = []
         self.constructor = yaml.constructor.SafeConstructor()
 
     def fail(self, node: yaml.Node, message: str, loc: Loc) -> UserInputError:
@@ -100,9 +106,13 @@ class _Builder:
             try:
                 return self.constructor.construct_object(node, deep=True)
             except yaml.YAMLError as exc:
-                raise self.fail(node, f"bad value: {_problem(exc)}", loc) from None
+                error = self.fail(node, f"bad value: {_problem(exc)}", loc)
             except (ValueError, OverflowError) as exc:  # e.g. 2027-02-30 as a YAML timestamp
-                raise self.fail(node, f"bad value {node.value!r}: {exc}", loc) from None
+                error = self.fail(node, f"bad value {node.value!r}: {exc}", loc)
+            if not self.defer:
+                raise error
+            self.problems.append((loc, error.items[0]))
+            return str(node.value)  # kept as text: validation reports it with every other problem
         raise self.fail(node, "unsupported YAML node", loc)  # pragma: no cover
 
 
@@ -151,6 +161,8 @@ def read_bytes(path: Path, *, limit: int = MAX_FILE_BYTES) -> bytes:
     blocking (so a FIFO swapped in meanwhile cannot hang the run) and checked again on the open
     descriptor, so nothing else can be read in its place.
     """
+    if is_stdin(path):  # "-": standard input, read once and kept
+        return _read_stdin(STDIN_NAME, limit)
     source = str(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
@@ -220,8 +232,13 @@ def _unreadable_character(text: str, source: str) -> UserInputError | None:
     )
 
 
-def parse_text(text: str, source: str, *, is_json: bool = False) -> Document:
-    """Parse YAML (or JSON, which is checked strictly first) into a :class:`Document`."""
+def parse_text(text: str, source: str, *, is_json: bool = False, defer: bool = False) -> Document:
+    """Parse YAML (or JSON, which is checked strictly first) into a :class:`Document`.
+
+    With ``defer``, a value that cannot be read (a date like ``2029-13-01``) does not stop the
+    parse: it is kept as text and listed in ``Document.problems`` for validation to report
+    together with every other problem. Syntax errors always stop at once.
+    """
     if is_json:
         try:
             json.loads(text)
@@ -242,16 +259,54 @@ def parse_text(text: str, source: str, *, is_json: bool = False) -> Document:
         raise UserInputError.single(source, f"nesting too deep (over {MAX_DEPTH} levels)", line=1) from None
     if node is None:
         return Document(source, None, {})
-    builder = _Builder(source)
+    builder = _Builder(source, defer)
     try:
         data = builder.build(node, (), 0)
     except RecursionError:
         raise UserInputError.single(source, f"nesting too deep (over {MAX_DEPTH} levels)", line=1) from None
-    return Document(source, data, builder.lines)
+    return Document(source, data, builder.lines, problems=tuple(builder.problems))
 
 
-def load_document(path: Path, *, limit: int = MAX_FILE_BYTES, display: str | None = None) -> Document:
-    """Read and parse one YAML or JSON file."""
+STDIN = Path("-")  # the program file name that means standard input
+STDIN_NAME = "<stdin>"  # how standard input is named in messages when no other name is given
+_stdin_read: dict[int, tuple[object, bytes]] = {}  # standard input, read once per stream and kept (the stream beside it)
+
+
+def is_stdin(path: Path) -> bool:
+    """Whether ``path`` is ``-``, standard input."""
+    return str(path) == "-"
+
+
+def _read_stdin(source: str, limit: int) -> bytes:
+    """Standard input, read once (later reads of ``-`` in the same run get the same bytes)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    kept = _stdin_read.get(0)
+    if kept is None or kept[0] is not stream:  # a new stream (each run of the command line in tests has its own)
+        if stream is None or (hasattr(stream, "isatty") and stream.isatty()):
+            raise UserInputError.single(source, "standard input is a terminal: pipe a program file in, or give its path")
+        try:
+            _stdin_read[0] = (stream, stream.read(limit + 1))
+        except OSError as exc:
+            raise UserInputError.single(source, f"cannot read: {exc.strerror or exc}") from None
+    raw = _stdin_read[0][1]
+    if len(raw) > limit:
+        raise UserInputError.single(source, f"input is larger than the limit of {limit:,} bytes")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        line, column = _position(raw, nul)
+        raise UserInputError.single(source, f"binary input: a NUL byte at column {column}; expected YAML or JSON text", line=line)
+    return raw
+
+
+def load_document(path: Path, *, limit: int = MAX_FILE_BYTES, display: str | None = None, defer: bool = False) -> Document:
+    """Read and parse one YAML or JSON file (``-``: standard input, named ``display`` or ``<stdin>``).
+
+    ``defer``: see :func:`parse_text`.
+    """
+    if is_stdin(path):
+        source = display or STDIN_NAME
+        raw = _read_stdin(source, limit)
+        return parse_text(_decode(raw, source), source, is_json=source.lower().endswith(".json"), defer=defer)
     source = display or str(path)
     try:
         raw = read_bytes(path, limit=limit)
@@ -259,14 +314,17 @@ def load_document(path: Path, *, limit: int = MAX_FILE_BYTES, display: str | Non
         if display is None:
             raise
         raise UserInputError([replace(item, source=source) for item in exc.items]) from None
+    return parse_text(_decode(raw, source), source, is_json=path.suffix.lower() == ".json", defer=defer)
+
+
+def _decode(raw: bytes, source: str) -> str:
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line, column = _position(raw, exc.start)
         raise UserInputError.single(
             source, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {column}; save the file as UTF-8", line=line
         ) from None
-    return parse_text(text, source, is_json=path.suffix.lower() == ".json")
 
 
 def dump_yaml(data: object) -> str:

@@ -1,8 +1,10 @@
 """The make-or-buy recommendation: a transparent score over the seven considerations.
 
 Each ``kind: factor`` rule that fires votes for in-house or CDMO on one consideration with a
-strength of 1 to 3. A factor's net vote (capped at 3 either way, scaled to -1..+1) times its
-weight from ``knowledge/make_or_buy.yaml`` adds up to the score. ``would_flip_if`` is found by
+strength of 1 to 3. A factor's net vote (capped at ``vote_cap`` either way, scaled to -1..+1)
+times its weight from ``knowledge/make_or_buy.yaml`` adds up to the score; the thresholds and
+confidence bands of that file turn the score into a recommendation and its confidence (the
+arithmetic of that policy lives with the knowledge loader, which checks the file's examples). ``would_flip_if`` is found by
 re-evaluating the factor rules (and the rules they chain on) with one fact changed at a time, at
 the boundaries the factor rules themselves test: it is computed, never written by hand. The
 what-ifs run on the pure-Python evaluator, the engine's tested oracle, because dozens of them
@@ -22,7 +24,7 @@ from typing import Literal
 
 from cmcadvisor.conditions import CompiledRule, Lit, literals
 from cmcadvisor.facts import FactSet, Value, vocabulary
-from cmcadvisor.knowledge import KnowledgeBase
+from cmcadvisor.knowledge import KnowledgeBase, capped_vote, confidence_band, factor_score, recommend
 from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor, MakeOrBuyFlip
 from cmcadvisor.models.rule import MAKE_OR_BUY_FACTORS
 from cmcadvisor.reference_eval import Truth, Verdict, run_fixpoint, test_literal
@@ -52,6 +54,7 @@ class _Score:
     confidence: str
     factors: list[MakeOrBuyFactor]
     score: float
+    known: int
 
 
 def _factor_rules(pack: RulePack) -> list[LoadedRule]:
@@ -106,7 +109,7 @@ def _score(
             vote = rule.spec.then.make_or_buy
             assert vote is not None
             net += vote.strength if vote.favours == "in_house" else -vote.strength
-        net = max(-3, min(3, net))
+        net = capped_vote(net, config)
         waiting = [
             verdicts[r.id] for r in mine if verdicts is not None and r.id in verdicts and verdicts[r.id].truth == Truth.UNKNOWN
         ]
@@ -130,7 +133,7 @@ def _score(
                 if waiting
                 else "The facts given point neither way on this consideration."
             )
-        part = weight * net / 3
+        part = weight * factor_score(net, config)
         score += part
         factors.append(
             MakeOrBuyFactor(
@@ -138,30 +141,16 @@ def _score(
                 favours=favours,
                 weight=round(weight, 4),
                 reason=reason,
-                score=round(net / 3, 4),
+                score=round(factor_score(net, config), 4),
                 contribution=round(part, 4),
                 rules=sorted(r.id for r in voting),
                 facts=dict(sorted(given.items())),
                 missing=missing,
             )
         )
-    thresholds = config.thresholds
-    if known < thresholds.min_known_factors:
-        recommendation = "undetermined"
-    elif score > thresholds.decide:
-        recommendation = "in_house"
-    elif score < -thresholds.decide:
-        recommendation = "cdmo"
-    else:
-        recommendation = "hybrid"
-    margin = abs(score)
-    if recommendation == "undetermined" or known < 5 or margin < thresholds.decide * 1.5:
-        confidence = "low"
-    elif known >= 6 and margin >= 0.4:
-        confidence = "high"
-    else:
-        confidence = "medium"
-    return _Score(recommendation, confidence, factors, round(score, 4))
+    recommendation = recommend(score, known, config)
+    band = confidence_band(score, known, recommendation, config)
+    return _Score(recommendation, band.confidence if band else "low", factors, round(score, 4), known)
 
 
 def _votes(groups: Mapping[str, list[LoadedRule]], kb: KnowledgeBase) -> list[tuple[float, list[tuple[str, int]]]]:
@@ -186,11 +175,8 @@ def _recommend(votes: list[tuple[float, list[tuple[str, int]]]], kb: KnowledgeBa
         net = sum(strength for rule_id, strength in signed if rule_id in fired)
         if signed:  # as in _score without verdicts: a factor with rules is known, voting or neutral
             known += 1
-        score += weight * max(-3, min(3, net)) / 3
-    thresholds = kb.make_or_buy.thresholds
-    if known < thresholds.min_known_factors:
-        return "undetermined"
-    return "in_house" if score > thresholds.decide else "cdmo" if score < -thresholds.decide else "hybrid"
+        score += weight * factor_score(net, kb.make_or_buy)
+    return recommend(score, known, kb.make_or_buy)
 
 
 @dataclass(frozen=True)
@@ -284,7 +270,8 @@ def _could_flip(plan: _Plan, kb: KnowledgeBase, fired: set[str], base: str) -> C
         return lambda fact: False  # every what-if would be undetermined, which never counts as a flip
     if base not in ("in_house", "cdmo", "hybrid"):
         return lambda fact: False  # too few facts to recommend: the questions, not a what-if, say what is missing
-    parts = [weight * max(-3, min(3, sum(s for rule_id, s in signed if rule_id in fired))) / 3 for weight, signed in plan.votes]
+    config = kb.make_or_buy
+    parts = [weight * factor_score(sum(s for rule_id, s in signed if rule_id in fired), config) for weight, signed in plan.votes]
     total, decide, margin = sum(parts), thresholds.decide, 1e-9
 
     def could(fact: str) -> bool:

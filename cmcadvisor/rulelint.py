@@ -20,16 +20,18 @@ from pydantic import BaseModel
 
 from cmcadvisor import display
 from cmcadvisor.conditions import Lit, literals, misplaced_derived, to_nnf
+from cmcadvisor.dates import add_months
 from cmcadvisor.errors import ErrorItem, RuleFileError
 from cmcadvisor.facts import FactInfo, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
-from cmcadvisor.models.knowledge import ACTIVITY_IDS, MILESTONE_IDS, DisplayFile, RiskCategoriesFile
+from cmcadvisor.models.knowledge import ACTIVITY_IDS, MILESTONE_IDS, Citation, DisplayFile, RiskCategoriesFile
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult
 from cmcadvisor.models.rule import LIST_OPS, ORDER_OPS, PATHWAY_IDS, TOPICS, UNARY_OPS, Condition, MakeOrBuyFactorId
 from cmcadvisor.registry import LoadedRule, RulePack
 
-REVIEW_MAX_AGE_DAYS = 365
+CHECK_EVERY_MONTHS = 12  # a source not checked for longer than this is stale
+DRAFT_MAX_MONTHS = 12  # a draft issued longer ago than this may have been finalised
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _ID_WORD = re.compile(r"(?<![\w.{\[-])([a-z][a-z0-9]*(?:_[a-z0-9]+)+|[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)(?![\w}\]-])")
 
@@ -50,6 +52,87 @@ class LintIssue:
             if self.location
             else f"{self.level}: {self.source}: {self.message}"
         )
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Why a source needs looking at now: a short label for tables and the full lint message."""
+
+    reason: str  # stale | old_draft | recheck_due | ended
+    label: str
+    message: str
+
+
+def months_between(start: datetime.date, end: datetime.date) -> int:
+    """Whole calendar months from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months > 0 and add_months(start, months) > end:
+        months -= 1
+    return months
+
+
+def issued_date(citation: Citation) -> tuple[datetime.date, bool]:
+    """The day a source was issued, and whether that day is only known to the year.
+
+    ``issued`` YYYY-MM counts from the first of the month; a bare year (``issued`` YYYY or only
+    ``year``) counts from 31 December, so the age stated is never more than the true one.
+    """
+    text = citation.issued or str(citation.year)
+    parts = [int(p) for p in text.split("-")]
+    if len(parts) == 1:
+        return datetime.date(parts[0], 12, 31), True
+    return datetime.date(parts[0], parts[1], parts[2] if len(parts) == 3 else 1), False
+
+
+def citation_attention(citation: Citation, today: datetime.date) -> list[Attention]:
+    """What needs doing about one source as of ``today``: stale, an old draft, a re-check due, ended.
+
+    The one definition of "needs attention", shared by ``rules lint`` and ``knowledge status --due``.
+    """
+    found: list[Attention] = []
+    checked = citation.last_checked
+    if today > add_months(checked, CHECK_EVERY_MONTHS):
+        days = (today - checked).days
+        found.append(
+            Attention(
+                "stale",
+                f"not checked for {months_between(checked, today)} months",
+                f"last checked {checked.isoformat()}, {days} days ago (more than {CHECK_EVERY_MONTHS} months): "
+                "check the source again and update last_checked",
+            )
+        )
+    if citation.status == "draft":
+        issued, year_only = issued_date(citation)
+        if today > add_months(issued, DRAFT_MAX_MONTHS):
+            months = months_between(issued, today)
+            at_least = "at least " if year_only else ""
+            when = f"in {citation.issued or citation.year}" if year_only else citation.issued
+            found.append(
+                Attention(
+                    "old_draft",
+                    f"draft for {at_least}{months} months",
+                    f"draft for {at_least}{months} months (issued {when}): check whether it was finalised",
+                )
+            )
+    if citation.recheck_by is not None and citation.recheck_by < today:
+        days = (today - citation.recheck_by).days
+        found.append(
+            Attention(
+                "recheck_due",
+                f"re-check was due {citation.recheck_by.isoformat()}",
+                f"re-check date {citation.recheck_by.isoformat()} passed {days} days ago: check the source again, "
+                "then set a new recheck_by (or remove it once the source is final)",
+            )
+        )
+    if citation.valid_until is not None and citation.valid_until < today:
+        found.append(
+            Attention(
+                "ended",
+                f"stopped applying {citation.valid_until.isoformat()}",
+                f"stopped applying on {citation.valid_until.isoformat()}; replace it",
+            )
+        )
+    return found
 
 
 def check_references(pack: RulePack, kb: KnowledgeBase) -> None:
@@ -358,37 +441,14 @@ def lint(
     for citation in kb.citations.values():
         source = kb.citation_sources.get(citation.id, kb.root)
         where = f"citation {citation.id}"
-        age = (today - citation.last_checked).days
-        if age > REVIEW_MAX_AGE_DAYS:
-            issues.append(
-                LintIssue(
-                    "warning", source, where, f"last checked {citation.last_checked.isoformat()} ({age} days ago); check it again"
-                )
-            )
-        if citation.valid_until is not None:
+        issues.extend(LintIssue("warning", source, where, a.message) for a in citation_attention(citation, today))
+        if citation.valid_until is not None and 0 <= (citation.valid_until - today).days <= 365:
             left = (citation.valid_until - today).days
-            if left < 0:
-                issues.append(
-                    LintIssue("warning", source, where, f"stopped applying on {citation.valid_until.isoformat()}; replace it")
-                )
-            elif left <= 365:
-                issues.append(
-                    LintIssue(
-                        "warning",
-                        source,
-                        where,
-                        f"stops applying on {citation.valid_until.isoformat()} ({left} days); plan its successor",
-                    )
-                )
-        if citation.status == "draft":
-            issues.append(
-                LintIssue(
-                    "warning",
-                    source,
-                    where,
-                    f"is a draft ({citation.issued or citation.year}); check whether it has been finalised",
-                )
-            )
+            message = f"stops applying on {citation.valid_until.isoformat()} ({left} days); plan its successor"
+            issues.append(LintIssue("warning", source, where, message))
+        if citation.status == "draft" and citation.recheck_by is None:
+            message = "is a draft with no re-check date: set recheck_by to when to look again for a final version"
+            issues.append(LintIssue("warning", source, where, message))
         if citation.status in ("superseded", "withdrawn") and citation.id in cited:
             issues.append(LintIssue("warning", source, where, f"is {citation.status} but still cited"))
         if citation.kind == "heuristic" and citation.confidence != "unverified":

@@ -10,6 +10,7 @@ evaluate rules or print anything.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import difflib
 import hashlib
@@ -136,6 +137,7 @@ def errors_from_validation(doc: Document, exc: ValidationError, model: type[Base
     """Located, human messages for every error pydantic found."""
     items: list[ErrorItem] = []
     seen: set[tuple[str, str]] = set()
+    unreadable = {format_loc(loc) for loc, _ in doc.problems}  # already reported by the loader, with a better message
     for loc, error in _keep(exc.errors(include_url=False), doc):
         kind = error["type"]
         message, show_input = _message(error, model is ProgramFile)
@@ -152,14 +154,16 @@ def errors_from_validation(doc: Document, exc: ValidationError, model: type[Base
             message = f"{message} (got {_shown(error.get('input'))})"
             if kind in ("float_type", "int_type") and _NUMBER_AS_TEXT.match(str(error.get("input"))):
                 hint = "YAML reads 1e6 as text: write 1000000 or 1.0e+6"
-        if any(loc[: len(given)] == given for given in doc.overridden):
-            hint = "the value given with --set" if hint is None else f"{hint}; the value given with --set"
         location = format_loc(loc)
-        if (location, message) in seen:
+        if (location, message) in seen or location in unreadable:
             continue
         seen.add((location, message))
-        items.append(ErrorItem(doc.source, doc.line_of(loc) or 1, location, message, hint))
-    items.sort(key=lambda item: (item.line or 0, item.location))
+        if any(loc[: len(given)] == given for given in doc.overridden):  # from the command line, not the file
+            items.append(ErrorItem("--set", None, location, message, hint))
+        else:
+            items.append(ErrorItem(doc.source, doc.line_of(loc) or 1, location, message, hint))
+    items.extend(item for _, item in doc.problems)
+    items.sort(key=lambda item: (item.source == "--set", item.line or 0, item.location))
     return items
 
 
@@ -169,9 +173,12 @@ def validate_document(doc: Document, model: type[M], error_cls: type[UserInputEr
         found = "empty file" if doc.data is None else f"a {type(doc.data).__name__}"
         raise error_cls([ErrorItem(doc.source, 1, "", f"expected a mapping at the top level, found {found}")])
     try:
-        return model.model_validate(doc.data)
+        value = model.model_validate(doc.data)
     except ValidationError as exc:
         raise error_cls(errors_from_validation(doc, exc, model)) from None
+    if doc.problems:  # values the loader could not read, where the model happens to accept text
+        raise error_cls([item for _, item in doc.problems])
+    return value
 
 
 _SET_PART = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[(\d+)\])?$")
@@ -225,7 +232,12 @@ def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
                     if not isinstance(node, dict):
                         raise UsageError.single("--set", f"{path}: {key}[{index}] is not a section")
         overridden.add(tuple(given))
-    return Document(doc.source, data, doc.lines, frozenset(overridden))
+    return dataclasses.replace(
+        doc,
+        data=data,
+        overridden=frozenset(overridden),
+        problems=tuple((loc, item) for loc, item in doc.problems if not any(loc[: len(g)] == g for g in overridden)),
+    )
 
 
 RuleLookup = Callable[[str], str | None]  # a rule id or alias -> the rule's id, None when unknown
@@ -274,7 +286,7 @@ def read_program(
 ) -> tuple[ProgramFile, Document]:
     """Read, parse and validate one program file (YAML or JSON); keep its line map."""
     try:
-        doc = apply_overrides(load_document(path, display=display), overrides)
+        doc = apply_overrides(load_document(path, display=display, defer=True), overrides)
     except UserInputError as exc:
         raise ProgramFileError(exc.items) from None
     return validate_program(doc, rules), doc

@@ -12,12 +12,14 @@ path and the reason. This module must not render or decide anything.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from cmcadvisor.errors import UsageError, UserInputError
 
@@ -67,16 +69,11 @@ def _cannot_write(path: Path, exc: OSError) -> UserInputError:
     return UsageError.single(str(path), f"cannot write: {exc.strerror or exc}")
 
 
-def _write_stream(path: Path, payload: bytes) -> None:
-    """Write to a device, a FIFO or an already open file in place (opening a FIFO waits for its reader).
-
-    Appending never truncates what a shell redirection (``>`` or ``>>``) set up for ``/dev/stdout``.
-    """
-    with open(path, "ab", buffering=0) as handle:  # noqa: PTH123 - opened in place, never replaced
-        view = memoryview(payload)
-        while view:
-            written = handle.write(view)
-            view = view[written or 0 :]
+def _write_all(handle: BinaryIO, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        written = handle.write(view)
+        view = view[written or 0 :]
 
 
 def _stat(path: Path) -> os.stat_result | None:
@@ -95,24 +92,34 @@ def write_atomic(path: Path, data: str | bytes, *, inputs: Iterable[Path] = (), 
     Refuses to touch an input file of the run, a folder, a socket or a block device and, unless
     ``overwrite``, an existing regular file. Every failure is a :class:`UsageError` (exit 2).
     """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with open_output(path, inputs=inputs, overwrite=overwrite) as write:
+        write(payload)
+
+
+@contextlib.contextmanager
+def open_output(path: Path, *, inputs: Iterable[Path] = (), overwrite: bool = True) -> Iterator[Callable[[bytes], None]]:
+    """Write to ``path`` piece by piece, as :func:`write_atomic` does at once: yields the function that writes a piece.
+
+    A regular file appears complete when the block ends without an error, and not at all (the
+    old file kept) when it ends with one; a device or a pipe receives each piece as it is written.
+    """
     for source in inputs:
         if _same(path, source):
             raise UsageError.single(str(path), "refusing to overwrite an input file; choose another --output")
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     found = _stat(path)
+    in_place = False
     if found is not None and not stat.S_ISREG(found.st_mode):
-        if stat.S_ISCHR(found.st_mode) or stat.S_ISFIFO(found.st_mode):
-            try:
-                _write_stream(path, payload)
-            except OSError as exc:
-                raise _cannot_write(path, exc) from None
-            return
-        raise UsageError.single(str(path), f"is {_kind(found.st_mode)}; give a file path to write")
+        if not (stat.S_ISCHR(found.st_mode) or stat.S_ISFIFO(found.st_mode)):
+            raise UsageError.single(str(path), f"is {_kind(found.st_mode)}; give a file path to write")
+        in_place = True
     target = Path(os.path.realpath(path))  # through links: the link stays, its target is replaced
-    if found is not None and (_is_descriptor(path) or not _names(target, found)):
-        # /dev/stdout, /dev/fd/N: a file the shell opened (maybe with >>); write into it, never replace it
+    if found is not None and (in_place or _is_descriptor(path) or not _names(target, found)):
+        # a device, a FIFO, or /dev/stdout, /dev/fd/N: a file the shell opened (maybe with >>); write into it, never replace it
+        # (appending never truncates what a shell redirection set up; opening a FIFO waits for its reader)
         try:
-            _write_stream(path, payload)
+            with open(path, "ab", buffering=0) as handle:  # noqa: PTH123 - opened in place, never replaced
+                yield functools.partial(_guarded_write, handle, path)
         except OSError as exc:
             raise _cannot_write(path, exc) from None
         return
@@ -122,14 +129,9 @@ def write_atomic(path: Path, data: str | bytes, *, inputs: Iterable[Path] = (), 
     if not folder.is_dir():
         raise UsageError.single(str(path), f"folder {path.parent if str(path.parent) else Path('.')} does not exist")
     try:
-        _replace(target, payload, found, overwrite=overwrite, shown=path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-
-
-def _replace(target: Path, payload: bytes, found: os.stat_result | None, *, overwrite: bool, shown: Path) -> None:
-    """Write a temporary file beside ``target`` and move it into place (or link it, if not ``overwrite``)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates 0600 files: give the output the mode a normal write would (or keep the old file's)
         if found is not None:
@@ -140,7 +142,7 @@ def _replace(target: Path, payload: bytes, found: os.stat_result | None, *, over
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield functools.partial(_guarded_write, handle, path)
             handle.flush()
             os.fsync(handle.fileno())
         if overwrite:
@@ -149,12 +151,21 @@ def _replace(target: Path, payload: bytes, found: os.stat_result | None, *, over
             try:
                 os.link(tmp, target)  # fails if the path appeared meanwhile: never clobber
             except FileExistsError:
-                raise UsageError.single(str(shown), "already exists; not overwritten") from None
+                raise UsageError.single(str(path), "already exists; not overwritten") from None
             os.unlink(tmp)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from None
         raise
+
+
+def _guarded_write(handle: BinaryIO, path: Path, payload: bytes) -> None:
+    try:
+        _write_all(handle, payload)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
 
 
 # ------------------------------------------------------------------------- generated folders

@@ -219,3 +219,59 @@ def test_unused_waiver_is_flagged() -> None:
 def test_waiver_approved_after_expiry_is_an_error() -> None:
     with pytest.raises(Exception, match="expires before it was approved"):
         api.assess(_program(**POT_FACTS, waivers=[{**WAIVER, "expires": "2025-06-01"}]), CONTEXT)
+
+
+def test_verify_names_a_changed_template_of_a_templates_folder(runner: CliRunner, tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    record = _record(runner, tmp_path, None)
+    data = json.loads(record.read_text())
+    assert "templates/assessment.md.j2" in data["template_files"] and data["options"]["templates"] is None
+    program = tmp_path / "program.yaml"
+    record = tmp_path / "with-templates.json"
+    args = ["assess", str(program), "--format", "markdown", "--as-of", "2026-11-25", "--templates", str(templates)]
+    assert runner.invoke(cli, [*args, "--audit", str(record), "-o", str(tmp_path / "out.md")]).exit_code == 0
+    data = json.loads(record.read_text())
+    assert str(templates / "assessment.md.j2") in data["template_files"]
+    assert data["templates_sha256"] != json.loads((tmp_path / "record.json").read_text())["templates_sha256"]
+    assert runner.invoke(cli, ["audit", "verify", str(record)]).exit_code == 0
+    changed = templates / "assessment.md.j2"
+    changed.write_text(changed.read_text() + "\n")
+    result = runner.invoke(cli, ["audit", "verify", str(record)])
+    assert result.exit_code == 1
+    assert f"templates changed: {changed} changed" in result.output
+
+
+def test_verify_names_a_changed_knowledge_file_and_hashes_the_fallbacks(runner: CliRunner, tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    (knowledge / "risk_categories.yaml").unlink()  # falls back on the built-in file, which is then in the record
+    record = _record(runner, tmp_path, None, "--knowledge-dir", str(knowledge))
+    files = json.loads(record.read_text())["knowledge_files"]
+    assert "knowledge/risk_categories.yaml" in files and str(knowledge / "meetings.yaml") in files
+    assert str(knowledge / "risk_categories.yaml") not in files
+    assert runner.invoke(cli, ["audit", "verify", str(record)]).exit_code == 0
+    meetings = knowledge / "meetings.yaml"
+    meetings.write_bytes(meetings.read_bytes() + b"\n# changed\n")
+    result = runner.invoke(cli, ["audit", "verify", str(record)])
+    assert result.exit_code == 1
+    assert f"knowledge base changed: {meetings} changed" in result.output
+
+
+def test_fallback_knowledge_files_are_hashed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cmcadvisor import knowledge as knowledge_module
+
+    builtin = tmp_path / "builtin"
+    shutil.copytree(ROOT / "knowledge", builtin)
+    own = tmp_path / "own"
+    shutil.copytree(ROOT / "knowledge", own)
+    (own / "meetings.yaml").unlink()
+    monkeypatch.setattr(knowledge_module, "data_dir", lambda name: builtin)
+    before = knowledge_module.load_knowledge(own)
+    assert {"knowledge/meetings.yaml", "knowledge/ctd_sections.yaml"} <= {f.shown for f in before.files if f.builtin}
+    (builtin / "meetings.yaml").write_bytes((builtin / "meetings.yaml").read_bytes() + b"\n")
+    after = knowledge_module.load_knowledge(own)
+    assert after.sha256 != before.sha256
+    (builtin / "meetings.yaml").write_bytes((ROOT / "knowledge" / "meetings.yaml").read_bytes())
+    (builtin / "pathways.yaml").write_bytes((builtin / "pathways.yaml").read_bytes() + b"\n")  # not a fallback: own file used
+    assert knowledge_module.load_knowledge(own).sha256 == before.sha256

@@ -150,7 +150,7 @@ def test_strategies_cover_every_field_of_the_schema() -> None:
             for item in data:
                 collect(item, path + "[]")
 
-    @settings(FUZZ, max_examples=60)
+    @settings(FUZZ, max_examples=120)
     @given(schemafuzz.cases(("plain", "edge")))
     def gather(case: schemafuzz.Case) -> None:
         collect(case.data, "")

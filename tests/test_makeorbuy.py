@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import datetime
+import json
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURE_PACK
+from click.testing import CliRunner
+from conftest import FIXTURE_PACK, ROOT
 
 from cmcadvisor import api, display
+from cmcadvisor.cli import cli
+from cmcadvisor.errors import KnowledgeError
+from cmcadvisor.knowledge import (
+    confidence_band,
+    factor_score,
+    load_knowledge,
+    make_or_buy_example_problems,
+    recommend,
+    review_clock,
+    review_clock_example_problems,
+)
 from cmcadvisor.models.program import ProgramFile
 
 CONTEXT = api.load_context(
@@ -209,3 +222,91 @@ def test_renderers_drop_the_constant_weight_column(tmp_path: Path) -> None:
     assert '<th class="num">Weight</th>' in section and display.percent(3 / 9) in section
     header = next(line for line in render(weighted, "table", width=100).splitlines() if "consideration" in line)
     assert "weight" in header
+
+
+# ---------------------------------------------------------------- policy held as data (make_or_buy.yaml, pathways.yaml)
+
+
+def test_the_shipped_policy_examples_hold() -> None:
+    kb = load_knowledge()
+    assert len(kb.make_or_buy.examples) >= 6
+    assert make_or_buy_example_problems(kb.make_or_buy) == []
+    clock = kb.pathways["us.priority_review"].review_clock
+    assert clock is not None and clock.examples
+    assert review_clock_example_problems(list(kb.pathways.values())) == []
+
+
+def test_a_policy_example_that_does_not_hold_refuses_the_knowledge_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", folder)
+    mob = folder / "make_or_buy.yaml"
+    mob.write_text(
+        mob.read_text().replace(
+            "expect: {recommendation: in_house, confidence: high}", "expect: {recommendation: cdmo, confidence: high}", 1
+        )
+    )
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(folder)
+    assert "make_or_buy.yaml" in str(caught.value) and "gives recommendation in_house, not cdmo" in str(caught.value)
+    shutil.copy(ROOT / "knowledge" / "make_or_buy.yaml", mob)
+    pathways = folder / "pathways.yaml"
+    pathways.write_text(
+        pathways.read_text().replace("- {status: eligible, expect: priority}", "- {status: eligible, expect: standard}", 1)
+    )
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(folder)
+    assert "review_clock.examples[0]" in str(caught.value)
+
+
+def test_vote_cap_and_confidence_bands_come_from_the_knowledge_file(tmp_path: Path) -> None:
+    config = load_knowledge().make_or_buy
+    tighter = config.model_copy(update={"vote_cap": 1, "confidence": config.confidence[:1]})
+    assert factor_score(2, config) == pytest.approx(2 / 3) and factor_score(2, tighter) == 1.0
+    assert factor_score(-7, config) == -1.0
+    band = confidence_band(0.3, 5, recommend(0.3, 5, config), config)
+    assert band is not None and band.confidence == "medium"
+    assert confidence_band(0.3, 5, "in_house", tighter) is None  # only the high band left: low
+    assert confidence_band(0.9, 7, "undetermined", config) is None
+
+
+def test_review_clock_choice_is_data_and_the_program_wins() -> None:
+    kb = load_knowledge()
+    assert review_clock(kb, None, {"us.priority_review": "eligible"}).clock == "priority"
+    assert review_clock(kb, None, {"us.priority_review": "undetermined"}).clock == "standard"
+    choice = review_clock(kb, "standard", {"us.priority_review": "granted"})
+    assert choice.clock == "standard" and choice.pathway is None
+
+
+def test_the_timeline_follows_the_review_clock_in_pathways_yaml(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", folder)
+    program = ROOT / "examples" / "car-t-autologous.yaml"
+    options = api.Options(as_of=AS_OF)
+    before = api.assess_file(program, options)
+    pathways = folder / "pathways.yaml"
+    text = pathways.read_text()
+    pathways.write_text(
+        text.replace("      statuses: [granted, eligible]\n", "      statuses: [granted]\n", 1).replace(
+            "        - {status: eligible, expect: priority}\n", "", 1
+        )
+    )
+    after = api.assess_file(program, api.Options(as_of=AS_OF, knowledge_dir=folder))
+    status = next(p.status for p in before.pathways if p.id == "us.priority_review")
+    assert status == "eligible"
+    approval = {
+        r: next(m.forecast for m in res.timeline.milestones if m.id == "bla_approval") for r, res in (("b", before), ("a", after))
+    }
+    assert approval["a"] is not None and approval["b"] is not None and approval["a"] > approval["b"]
+
+
+def test_the_audit_record_names_the_policy_applied(tmp_path: Path) -> None:
+    record = tmp_path / "record.json"
+    program = ROOT / "examples" / "car-t-autologous.yaml"
+    result = CliRunner().invoke(
+        cli, ["assess", str(program), "--format", "json", "--as-of", "2026-11-25", "--audit", str(record)]
+    )
+    assert result.exit_code == 0, result.output
+    policy = json.loads(record.read_text())["policy"]
+    assert policy["review_clock"] == {"clock": "priority", "pathway": "us.priority_review", "status": "eligible"}
+    assert policy["make_or_buy"]["vote_cap"] == 3 and policy["make_or_buy"]["confidence_band"] is None
+    assert [b["confidence"] for b in policy["make_or_buy"]["confidence_bands"]] == ["high", "medium"]

@@ -34,12 +34,16 @@ from cmcadvisor.errors import KnowledgeError, UsageError
 from cmcadvisor.knowledge import load_knowledge
 from cmcadvisor.meetings import (
     Brief,
+    MeetingExplanation,
     MeetingKnowledge,
     add_months,
     build_brief,
+    explain_meeting,
     load_meeting_types,
+    meetings_for,
     plan_meeting,
     recommend_meetings,
+    suggest_types,
 )
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult, ProgramRef
@@ -596,7 +600,14 @@ def test_outline_follows_the_order_fda_expects(car_t_brief: Brief) -> None:
 
 
 def test_meeting_knowledge_is_complete(kn: MeetingKnowledge) -> None:
-    assert list(kn.types) == ["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]
+    assert list(kn.types)[:8] == ["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla", "type_c", "type_d"]
+    assert list(kn.types)[8:] == [
+        "ema_scientific_advice",
+        "ema_prime_kickoff",
+        "pmda_rs_strategy",
+        "pmda_clinical_trial",
+        "pmda_prior_assessment",
+    ]
     assert set(kn.ctd) == set(TOPICS)
     assert kn.types["interact"].max_pages == 50
     assert kn.types["eop1"].fda_category == "Type B (EOP)" and kn.types["eop1"].category_note
@@ -665,3 +676,261 @@ def test_docx_brief_of_a_long_named_program_keeps_properties_within_word_limits(
     props = docx.Document(str(out)).core_properties
     assert 0 < len(props.title) <= 255 and props.title.endswith("\u2026")
     assert len(props.author) <= 255
+
+
+# ---------------------------------------------------------------- EMA and PMDA (issue 13)
+
+EMA_WORKED = {  # a discussion meeting on 2027-06-01 (day 60): the procedure starts 2027-04-02
+    "request_due": "2027-03-13",  # 20 days of submission and validation before the start
+    "list_of_issues": "2027-05-02",  # day 30
+    "written_advice": "2027-05-12",  # day 40 (no discussion meeting)
+    "meeting": "2027-06-01",  # day 60
+    "final_advice": "2027-06-11",  # day 70
+}
+AGENCY_TYPES = ("ema_scientific_advice", "ema_prime_kickoff", "pmda_rs_strategy", "pmda_clinical_trial", "pmda_prior_assessment")
+
+
+def with_designation(program: ProgramFile, **changes: object) -> ProgramFile:
+    from cmcadvisor.models.program import Designations
+
+    current = program.designations or Designations()
+    return program.model_copy(update={"designations": current.model_copy(update=changes)})
+
+
+def with_regions(program: ProgramFile, regions: list[str]) -> ProgramFile:
+    return program.model_copy(update={"program": program.program.model_copy(update={"regions": regions})})
+
+
+def test_ema_scientific_advice_dates_follow_the_70_day_procedure(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    meeting = plan_meeting(result, program, "ema_scientific_advice", MEETING_DAY, kn)
+    assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2027-06-01", "2027-03-13", "2027-03-13")
+    assert meeting.fda_reply_due is None and meeting.preliminary_responses_due is None and meeting.agenda == []
+    brief = build_brief(result, program, meeting, kn)
+    assert {d.id: d.date for d in brief.key_dates} == EMA_WORKED
+    assert [d.date for d in brief.key_dates] == sorted(EMA_WORKED.values())
+    assert any("day 40" in a for a in meeting.assumptions)
+    assert not any("PDUFA" in a or "FDA" in a for a in meeting.assumptions)
+    assert meeting.cdrp is None  # an FDA pilot
+    # Without a date: the earliest the procedure allows (as_of + 20 + 60 days).
+    proposed = plan_meeting(result, program, "ema_scientific_advice", None, kn)
+    assert proposed.recommended_date == (AS_OF + datetime.timedelta(days=80)).isoformat()
+    assert proposed.request_due == AS_OF.isoformat()
+    assert "EMA's procedure" in proposed.date_basis
+
+
+def test_agency_briefs_are_refused_outside_their_regions(kn: MeetingKnowledge) -> None:
+    result, program = assessed(NK)  # regions: [us]
+    for type_id in AGENCY_TYPES:
+        with pytest.raises(UsageError, match="program.regions"):
+            plan_meeting(result, program, type_id, None, kn)
+    from click.testing import CliRunner
+
+    from cmcadvisor.cli import cli
+
+    run = CliRunner().invoke(cli, ["brief", str(NK), "--meeting", "ema_scientific_advice", "--as-of", "2026-11-25"])
+    assert run.exit_code == 2 and "Traceback" not in run.output
+    # The CAR-T program aims at the EU but not at Japan.
+    car_result, car_program = assessed(CAR_T)
+    assert plan_meeting(car_result, car_program, "ema_scientific_advice", None, kn).fit == "fits"
+    with pytest.raises(UsageError, match="Japan"):
+        plan_meeting(car_result, car_program, "pmda_clinical_trial", None, kn)
+
+
+@pytest.mark.parametrize("type_id", ["pmda_rs_strategy", "pmda_clinical_trial", "pmda_prior_assessment"])
+def test_pmda_consultations_set_no_date_they_do_not_publish(kn: MeetingKnowledge, type_id: str) -> None:
+    result, program = assessed(AAV)  # regions: us, eu, jp
+    meeting = plan_meeting(result, program, type_id, None, kn)
+    assert meeting.recommended_date is None and meeting.request_due is None and meeting.package_due is None
+    assert "does not publish" in meeting.date_basis and "sources read" in meeting.date_basis
+    brief = build_brief(result, program, meeting, kn)
+    assert [(d.date, d.rule) for d in brief.key_dates] == [(None, meeting.date_basis)]
+    dates = next(i for i in brief.request if i.id == "dates")
+    assert dates.lines[0].startswith("No date is set")
+    assert brief.agency_short == "PMDA" and brief.request_title == "Consultation application"
+    assert "PMDA" in brief.disclaimer and "FDA" not in brief.disclaimer
+    assert any(c.id == "CIT-PMDA-CONSULTATIONS" for c in brief.sources)
+    assert all(q.text.startswith("Does the Agency agree") for q in meeting.questions)
+
+
+def test_pmda_stage_fit(kn: MeetingKnowledge) -> None:
+    result, program = assessed(AAV)  # phase 1
+    assert plan_meeting(result, program, "pmda_rs_strategy", None, kn).fit in ("fits", "check")
+    assert plan_meeting(result, program, "pmda_prior_assessment", None, kn).fit == "does_not_fit"
+    late = with_clinical(program, stage="bla_preparation")
+    assert plan_meeting(result, late, "pmda_prior_assessment", None, kn).fit == "fits"
+    large = program.model_copy(update={"program": program.program.model_copy(update={"sponsor_type": "large"})})
+    rs = plan_meeting(result, large, "pmda_rs_strategy", None, kn)
+    assert rs.fit == "check" and any("universities, research institutes and start-ups" in r for r in rs.fit_reasons)
+    from cmcadvisor import display
+
+    assert f"(the program's sponsor: {display.label('program.sponsor_type', 'large')})" in " ".join(rs.fit_reasons)
+
+
+def test_prime_kickoff_needs_granted_prime(kn: MeetingKnowledge) -> None:
+    result, program = assessed(AAV)
+    granted = with_designation(program, prime="granted")
+    meeting = plan_meeting(result, granted, "ema_prime_kickoff", None, kn)
+    assert meeting.fit == "fits" and meeting.recommended_date is None
+    assert "three to four months" in meeting.date_basis
+    refused = plan_meeting(result, with_designation(program, prime="denied"), "ema_prime_kickoff", None, kn)
+    assert refused.fit == "does_not_fit" and any("PRIME eligibility is denied" in r for r in refused.fit_reasons)
+    unknown = plan_meeting(result, with_designation(program, prime=None), "ema_prime_kickoff", None, kn)
+    assert unknown.fit == "check"
+    assert "ema_prime_kickoff" in suggest_types(granted, AS_OF, kn)
+    assert "ema_prime_kickoff" not in suggest_types(with_designation(program, prime="none"), AS_OF, kn)
+
+
+def test_each_agency_asks_only_its_own_findings(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    findings = {f.id: f for f in result.findings}
+
+    def issuers(type_id: str) -> list[list[str]]:
+        meeting = plan_meeting(result, program, type_id, None, kn)
+        return [[c.issuer for c in findings[fid].citations] for q in meeting.questions for fid in q.findings]
+
+    ema = issuers("ema_scientific_advice")
+    assert ema
+    for sources in ema:  # never a finding whose every source is FDA's or US law
+        assert not all("FDA" in i or i.startswith("US ") for i in sources), sources
+    asked = {r for q in plan_meeting(result, program, "ema_scientific_advice", None, kn).questions for r in q.rules}
+    assert {"CMC-GMP-008"} <= asked  # the EU GMP point FDA never hears
+    fda = {r for q in plan_meeting(result, program, "eop2", None, kn).questions for r in q.rules}
+    assert "CMC-GMP-008" not in fda
+
+
+@pytest.mark.parametrize("type_id", ["ema_scientific_advice", "pmda_clinical_trial"])
+@pytest.mark.parametrize("fmt", ["markdown", "html", "docx", "json"])
+def test_agency_briefs_render_in_every_format(kn: MeetingKnowledge, type_id: str, fmt: str) -> None:
+    import docx
+
+    result, program = assessed(AAV)
+    brief = build_brief(result, program, plan_meeting(result, program, type_id, None, kn), kn)
+    out = render_brief(brief, fmt, trace=False)  # type: ignore[arg-type]
+    if fmt == "json":
+        data = json.loads(str(out))
+        assert data["type"] == type_id and data["agency"] == brief.agency
+        return
+    if fmt == "docx":
+        document = docx.Document(io.BytesIO(bytes(out)))
+        text = "\n".join(p.text for p in document.paragraphs) + "\n".join(
+            c.text for t in document.tables for r in t.rows for c in r.cells
+        )
+        assert document.core_properties.category == f"{brief.agency_short} meeting brief (draft)"
+    else:
+        text = re.sub(r"<[^>]+>", "", str(out))
+    assert_clean_body(text)
+    assert f"Part 1: {brief.request_title}" in text and f"Part 2: {brief.package_title}" in text
+    assert "When to ask" in text and "PDUFA" not in text
+    assert TRACE_HEADING not in text
+
+
+# ---------------------------------------------------------------- policy as data (issue 14)
+
+
+@pytest.mark.parametrize("path", [CAR_T, AAV, NK], ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "stage", ["preclinical", "phase1", "phase2", "pivotal", "bla_preparation", "bla_under_review", "approved"]
+)
+def test_suggestions_agree_with_stages_and_fit(kn: MeetingKnowledge, path: Path, stage: str) -> None:
+    result, program = assessed(path)
+    program = with_clinical(program, stage=stage)
+    for type_id in suggest_types(program, AS_OF, kn):
+        mtype = kn.types[type_id]
+        explanation = explain_meeting(result, program, type_id, kn)
+        assert explanation.suggested and explanation.fit != "does_not_fit", (type_id, explanation.fit_reasons)
+        # outside its stages only where a fit test of meetings.yaml sets the fit on purpose (a seamless design)
+        assert stage in mtype.stages or any(c.effect == "check" and c.result == "true" for c in explanation.checks), type_id
+
+
+def test_recommended_meetings_are_fda_only_and_come_from_findings(kn: MeetingKnowledge) -> None:
+    result, program = assessed(AAV)  # regions us, eu, jp
+    assert all(m.type in WORKED for m in recommend_meetings(result, program, kn))
+    assert "ema_scientific_advice" in suggest_types(program, AS_OF, kn)
+    assert "pmda_clinical_trial" in suggest_types(program, AS_OF, kn)
+    assert meetings_for(result.findings, program, AS_OF, kn) == recommend_meetings(result, program, kn)
+    assert [m.type for m in result.meetings] == [m.type for m in recommend_meetings(result, program, kn)]
+
+
+def test_explain_meeting_gives_fit_dates_and_rules(kn: MeetingKnowledge) -> None:
+    result, program = assessed(CAR_T)
+    explanation = explain_meeting(result, program, "eop2", kn)
+    assert isinstance(explanation, MeetingExplanation)
+    assert explanation.fit == "fits" and explanation.suggested and explanation.agency == "US Food and Drug Administration"
+    assert explanation.checks[0].test.startswith("clinical.stage in") and explanation.checks[0].result == "true"
+    dates = {d.id: d.date for d in explanation.dates}
+    assert dates["request_due"] == "2026-12-30" and dates["meeting"] == "2027-03-10"
+    assert "planned end-of-phase-2 meeting" in explanation.date_basis
+    assert explanation.questions and all(q.rules and q.findings for q in explanation.questions)
+    # another agency's meeting for a program outside its region: explained, not refused
+    nk_result, nk_program = assessed(NK)
+    ema = explain_meeting(nk_result, nk_program, "ema_scientific_advice", kn)
+    assert ema.fit == "does_not_fit" and not ema.suggested
+    assert any(c.result == "false" and "program.regions" in c.test for c in ema.checks)
+    assert any("European Union" in r for r in ema.fit_reasons)
+    pre_ind = explain_meeting(result, program, "pre_ind", kn)
+    assert pre_ind.fit == "does_not_fit"
+    ind = next(c for c in pre_ind.checks if "clinical.ind_status" in c.test)
+    assert ind.result == "true" and ind.effect == "does_not_fit" and ind.reason and "IND is already active" in ind.reason
+    assert json.loads(explanation.model_dump_json())["type"] == "eop2"
+
+
+def test_fit_tests_naming_unknown_facts_are_refused(tmp_path: Path) -> None:
+    for path in (ROOT / "knowledge").glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    text = (tmp_path / "meetings.yaml").read_text()
+    broken = text.replace(
+        "{fact: designations.prime, op: eq, value: granted}", "{fact: designations.primo, op: eq, value: granted}"
+    )
+    assert broken != text
+    (tmp_path / "meetings.yaml").write_text(broken)
+    with pytest.raises(KnowledgeError, match="unknown fact designations.primo"):
+        load_meeting_types(tmp_path)
+
+
+def test_outline_prose_comes_from_the_templates_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cmcadvisor.meetings.knowledge as knowledge_module
+
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    text = (ROOT / "templates" / "brief_outline.yaml").read_text()
+    real = knowledge_module.data_dir
+
+    def fake(name: str) -> Path:
+        return templates if name == "templates" else real(name)
+
+    monkeypatch.setattr(knowledge_module, "data_dir", fake)
+    (templates / "brief_outline.yaml").write_text(text.replace("[Indication]", "[The indication, in the sponsor's words]"))
+    changed = load_meeting_types(None)
+    result, program = assessed(CAR_T)
+    bare = program.model_copy(update={"indication": None})
+    brief = build_brief(result, bare, plan_meeting(result, bare, "eop2", None, changed), changed)
+    assert next(i for i in brief.request if i.id == "indication").lines == ["[The indication, in the sponsor's words]"]
+    (templates / "brief_outline.yaml").write_text(text.replace("  human_factors:\n", "  human_factor:\n"))
+    with pytest.raises(KnowledgeError, match="outline item human_factors has no prose"):
+        load_meeting_types(None)
+    (templates / "brief_outline.yaml").write_text(text.replace("indication.pediatric_onset", "indication.pediatric_onsets"))
+    with pytest.raises(KnowledgeError, match="unknown fact indication.pediatric_onsets"):
+        load_meeting_types(None)
+
+
+def _all_examples() -> list[tuple[str, int]]:
+    kn = load_meeting_types(None)
+    return [(t.id, i) for t in kn.types.values() for i in range(len(t.examples))]
+
+
+@pytest.mark.parametrize(("type_id", "index"), _all_examples())
+def test_fit_examples_in_meetings_yaml(kn: MeetingKnowledge, type_id: str, index: int) -> None:
+    from cmcadvisor.meetings.fit import evaluate_fit, example_facts, suggested
+
+    mtype = kn.types[type_id]
+    example = mtype.examples[index]
+    facts = example_facts(dict(example.facts))
+    result = evaluate_fit(mtype, facts, kn)
+    assert result.fit == example.fit, (example.name, result.reasons)
+    if example.suggested is not None:
+        assert suggested(mtype, facts, kn) == example.suggested, example.name
+
+
+def test_every_meeting_type_has_examples(kn: MeetingKnowledge) -> None:
+    assert all(t.examples for t in kn.types.values())

@@ -15,7 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, Stri
 
 from cmcadvisor.models.program import ActivityId, Stage
 from cmcadvisor.models.program import MeetingType as MeetingTypeLiteral
-from cmcadvisor.models.rule import Condition, Confidence, MakeOrBuyFactorId, TextPart
+from cmcadvisor.models.rule import Condition, Confidence, MakeOrBuyFactorId, PathwayStatus, TextPart
 
 CITATION_ID_PATTERN = r"^CIT-[A-Z0-9][A-Z0-9-]{2,60}$"
 
@@ -51,7 +51,10 @@ class Citation(_Model):
     confidence: Confidence
     last_checked: date = Field(
         validation_alias=AliasChoices("last_checked", "reviewed_on"),
-        description="When the team last checked the source (status, date, the point cited). `reviewed_on` is read as an older name.",
+        description=(
+            "When the team last checked the source (status, date, the point cited). "
+            "`reviewed_on` is read as an older name."
+        ),
     )
     recheck_by: date | None = Field(
         None, description="For a draft or an announced change: the date to look again for a final version."
@@ -89,6 +92,27 @@ class PathwayTiming(_Model):
     citations: Annotated[list[StrictStr], Field(min_length=1)]
 
 
+class ReviewClockExample(_Model):
+    """A worked example of a review-clock choice: the pathway's status, the program's own choice, the clock."""
+
+    status: PathwayStatus
+    review: Literal["standard", "priority"] | None = None  # the program file's timeline.review
+    expect: Literal["standard", "priority"]
+
+
+class ReviewClockChoice(_Model):
+    """Which BLA review clock the timeline plans with, given this pathway's status.
+
+    The program file's ``timeline.review`` wins; otherwise a status in ``statuses`` plans with
+    ``clock`` and any other with the standard clock.
+    """
+
+    clock: Literal["priority"]
+    statuses: Annotated[list[PathwayStatus], Field(min_length=1)]
+    basis: Annotated[StrictStr, Field(min_length=10, max_length=600)]
+    examples: list[ReviewClockExample] = Field(default_factory=list)
+
+
 class Pathway(_Model):
     """One expedited program, by its contract id."""
 
@@ -100,6 +124,7 @@ class Pathway(_Model):
     # What to do while the status cannot be decided (the row still needs a next step).
     undetermined_step: StrictStr | None = Field(None, min_length=10, max_length=600)
     timing: PathwayTiming | None = None
+    review_clock: ReviewClockChoice | None = None
 
 
 class MakeOrBuyThresholds(_Model):
@@ -109,12 +134,52 @@ class MakeOrBuyThresholds(_Model):
     min_known_factors: Annotated[StrictInt, Field(ge=1, le=7)] = 4
 
 
+class ConfidenceBand(_Model):
+    """A make-or-buy confidence level and the least it takes (bands are tried in order; none met: low)."""
+
+    confidence: Literal["high", "medium"]
+    min_known_factors: Annotated[StrictInt, Field(ge=1, le=7)]
+    min_margin: Annotated[float, Field(ge=0, le=1)]  # the score's distance from zero, at least
+    basis: Annotated[StrictStr, Field(min_length=10, max_length=400)]
+
+
+class MakeOrBuyExpect(_Model):
+    """What a make-or-buy policy example must give."""
+
+    factor_score: float | None = None
+    recommendation: Literal["in_house", "cdmo", "hybrid", "undetermined"] | None = None
+    confidence: Literal["high", "medium", "low"] | None = None
+
+
+class MakeOrBuyExample(_Model):
+    """A worked example of the make-or-buy policy: one consideration's votes, or a score and a count."""
+
+    name: Annotated[StrictStr, Field(min_length=5, max_length=200)]
+    votes: list[Annotated[StrictInt, Field(ge=-3, le=3)]] = Field(default_factory=list)  # + in-house, - CDMO
+    score: Annotated[float, Field(ge=-1, le=1)] | None = None
+    known_factors: Annotated[StrictInt, Field(ge=0, le=7)] | None = None
+    expect: MakeOrBuyExpect
+
+
+def _default_bands() -> list[ConfidenceBand]:
+    return [
+        ConfidenceBand(
+            confidence="high", min_known_factors=6, min_margin=0.4, basis="six or more considerations judged, a clear lead"
+        ),
+        ConfidenceBand(confidence="medium", min_known_factors=5, min_margin=0.225, basis="five considerations judged, a lead"),
+    ]
+
+
 class MakeOrBuyConfig(_Model):
-    """``knowledge/make_or_buy.yaml``: weights of the seven considerations and thresholds."""
+    """``knowledge/make_or_buy.yaml``: weights of the seven considerations, thresholds and policy."""
 
     basis: Annotated[StrictStr, Field(min_length=10)]
     weights: dict[MakeOrBuyFactorId, Annotated[float, Field(ge=0)]]
     thresholds: MakeOrBuyThresholds = MakeOrBuyThresholds()
+    # A consideration's net vote is capped at this either way and divided by it (a score of -1..+1).
+    vote_cap: Annotated[StrictInt, Field(ge=1, le=9)] = 3
+    confidence: list[ConfidenceBand] = Field(default_factory=_default_bands)
+    examples: list[MakeOrBuyExample] = Field(default_factory=list)
     # Per consideration, the program facts it is judged on. When some of them are given but no
     # factor rule votes, the consideration counts as judged (neutral), not unknown.
     evidence: dict[MakeOrBuyFactorId, list[StrictStr]] = Field(default_factory=dict)
@@ -134,8 +199,35 @@ MilestoneId = Literal[
 MILESTONE_IDS: tuple[str, ...] = typing.get_args(MilestoneId)
 
 
+class DurationFrom(_Model):
+    """A duration read from a program fact (or, for a per-item activity, an item field) instead of the default."""
+
+    fact: Annotated[StrictStr, Field(min_length=3, max_length=120)]  # ``a.b`` or ``a.b[].field``
+    unit: Literal["days", "weeks", "months"]
+    remaining_of: Annotated[StrictInt, Field(ge=1, le=240)] | None = None  # the duration is this many units less the fact
+    basis: Annotated[StrictStr, Field(min_length=5, max_length=300)]
+
+
+class PerItem(_Model):
+    """An activity that exists once per item of a program collection (one order per piece of equipment)."""
+
+    collection: Annotated[StrictStr, Field(min_length=3, max_length=120)]
+    label: StrictStr  # the item field that names it
+    due_field: StrictStr | None = None  # the item field holding its need-by date
+    # The item field whose value names the milestone the activity must precede, and the milestone for each value.
+    deadline_field: StrictStr | None = None
+    deadlines: dict[StrictStr, MilestoneId] = Field(default_factory=dict)
+
+
 class Activity(_Model):
-    """A kind of timeline activity: default duration, basis and standard predecessors."""
+    """A kind of timeline activity: default duration, basis, standard predecessors and when it is done.
+
+    ``complete_when`` and ``in_progress_when`` are conditions in the rules' language over program
+    facts (and, for a per-item activity, its item's fields); a condition that is not true (false
+    or unknown) leaves the work planned. ``needed_for`` says, for a long-lead supply activity,
+    which activities or milestones wait for it, by manufacturing strategy (``default`` for any
+    other or no strategy); the program file's own ``needed_for`` replaces it.
+    """
 
     id: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     name: Annotated[StrictStr, Field(min_length=3, max_length=200)]
@@ -144,6 +236,22 @@ class Activity(_Model):
     note: StrictStr | None = Field(None, max_length=600)
     citations: list[StrictStr] = Field(default_factory=list)
     depends_on: list[StrictStr] = Field(default_factory=list)
+    complete_when: Condition | None = None
+    in_progress_when: Condition | None = None
+    in_progress_remaining: Annotated[float, Field(gt=0, le=1)] = 0.5  # the share of the duration left for work in progress
+    duration_from: DurationFrom | None = None
+    per_item: PerItem | None = None
+    needed_for: dict[StrictStr, list[StrictStr]] = Field(default_factory=dict)
+    # The program field that replaces the default: ``a.b.needed_for``, or ``a.b[].needed_for`` per item.
+    needed_for_field: StrictStr | None = Field(None, max_length=120)
+
+
+class MilestoneInfo(_Model):
+    """A milestone of the timeline: its name and the clinical stage from which it has happened."""
+
+    id: MilestoneId
+    name: Annotated[StrictStr, Field(min_length=3, max_length=200)]
+    achieved_from_stage: Stage | None = None
 
 
 class ReviewClock(_Model):
@@ -160,6 +268,7 @@ class ActivitiesFile(_Model):
     """``knowledge/activities.yaml``."""
 
     activities: list[Activity]
+    milestones: list[MilestoneInfo]
     review: ReviewClock
 
 
@@ -175,133 +284,7 @@ class PathwaysFile(_Model):
     pathways: list[Pathway]
 
 
-# ---------------------------------------------------------------- FDA meetings and CTD sections
-
-MeetingTypeId = MeetingTypeLiteral
-MEETING_TYPE_IDS: tuple[str, ...] = typing.get_args(MeetingTypeLiteral)
-StageId = Stage
-Discipline = Literal["cmc", "nonclinical", "clinical", "regulatory", "business"]
-Days = Annotated[StrictInt, Field(ge=0, le=365)]
-
-
-class PackageWithRequest(_Model):
-    """The meeting package goes in with the meeting request."""
-
-    with_request: Literal[True]
-    rule: Annotated[StrictStr, Field(min_length=5, max_length=300)]
-
-
-class PackageBefore(_Model):
-    """The meeting package is due no later than N days before the meeting."""
-
-    days_before: Annotated[StrictInt, Field(ge=1, le=365)]
-    rule: Annotated[StrictStr, Field(min_length=5, max_length=300)]
-
-
-PackageTiming = PackageWithRequest | PackageBefore
-
-
-class SponsorReply(_Model):
-    """When the sponsor answers FDA's preliminary responses."""
-
-    rule: Annotated[StrictStr, Field(min_length=5, max_length=300)]
-    days_after_preliminary: Days | None = None
-    days_before_meeting: Days | None = None
-
-
-class MeetingMilestones(_Model):
-    """How a meeting type relates to the program's clinical.milestones."""
-
-    planned: MilestoneId | None = None  # the milestone that holds this meeting's planned date
-    before: MilestoneId | None = None  # the meeting should be held before this milestone
-    request_months_before: Annotated[StrictInt, Field(ge=1, le=24)] | None = None  # request >= N months before `before`
-    request_basis: StrictStr | None = Field(None, max_length=400)
-
-
-class MeetingType(_Model):
-    """One FDA formal meeting type (PDUFA VII meeting management), by its contract id."""
-
-    id: MeetingTypeId
-    name: Annotated[StrictStr, Field(min_length=3, max_length=120)]
-    fda_category: Annotated[StrictStr, Field(min_length=3, max_length=60)]
-    category_note: StrictStr | None = Field(None, max_length=600)
-    purpose: Annotated[StrictStr, Field(min_length=10, max_length=800)]
-    reply_days: Days
-    meeting_within_days: Days
-    package: PackageTiming
-    package_alternative: StrictStr | None = Field(None, max_length=600)  # an open conflict (C1): the other reading
-    preliminary_responses_days_before: Days
-    preliminary_responses_guidance_days_before: Days | None = None  # an open conflict (C2): the guidance default
-    sponsor_reply: SponsorReply
-    meeting_minutes: Annotated[StrictInt, Field(ge=1, le=480)] | None = None
-    format_note: StrictStr | None = Field(None, max_length=300)
-    max_pages: Annotated[StrictInt, Field(ge=1, le=1000)] | None = None
-    topic_limit: Annotated[StrictInt, Field(ge=1, le=20)] | None = None
-    question_min: Annotated[StrictInt, Field(ge=1, le=50)] | None = None
-    question_limit: Annotated[StrictInt, Field(ge=1, le=50)] | None = None
-    discipline_limit: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
-    stages: Annotated[list[StageId], Field(min_length=1)]
-    milestones: MeetingMilestones | None = None
-    topics: Annotated[list[StrictStr], Field(min_length=1)]
-    milestone_phrase: Annotated[StrictStr, Field(min_length=5, max_length=200)]
-    assumptions: list[Annotated[StrictStr, Field(min_length=10, max_length=1000)]] = Field(default_factory=list)
-    confidence: Confidence
-    citations: Annotated[list[StrictStr], Field(min_length=1)]
-
-
-class OutlineEntry(_Model):
-    """One item of the meeting request or package outline, in the order FDA expects."""
-
-    id: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    title: Annotated[StrictStr, Field(min_length=3, max_length=200)]
-    note: StrictStr | None = Field(None, max_length=600)
-
-
-class CdrpSettings(_Model):
-    """Which findings signal a CDRP candidate, and what to say about its extra CMC meetings."""
-
-    rules: Annotated[list[StrictStr], Field(min_length=1)]
-    note: Annotated[StrictStr, Field(min_length=10, max_length=1200)]
-    citations: Annotated[list[StrictStr], Field(min_length=1)]
-
-
-class MeetingsFile(_Model):
-    """``knowledge/meetings.yaml``."""
-
-    basis: Annotated[StrictStr, Field(min_length=10)]
-    pdufa_vii_end: date
-    pdufa_note: Annotated[StrictStr, Field(min_length=10, max_length=800)]
-    scheduling_note: Annotated[StrictStr, Field(min_length=10, max_length=800)]
-    max_questions: Annotated[StrictInt, Field(ge=1, le=50)]
-    non_us_issuers: list[StrictStr] = Field(default_factory=list)
-    request_outline: Annotated[list[OutlineEntry], Field(min_length=1)]
-    package_outline: Annotated[list[OutlineEntry], Field(min_length=1)]
-    request_citations: list[StrictStr] = Field(default_factory=list)
-    cdrp: CdrpSettings
-    types: Annotated[list[MeetingType], Field(min_length=1)]
-
-
-class CtdSection(_Model):
-    """Where a contract topic goes in CTD Module 3, and which FDA discipline answers it."""
-
-    topic: StrictStr
-    label: Annotated[StrictStr, Field(min_length=3, max_length=120)]
-    discipline: Discipline
-    section: StrictStr | None = Field(None, pattern=r"^3\.[23][0-9A-Z.;–\- ]*$", max_length=120)
-    also: list[Annotated[StrictStr, Field(max_length=120)]] = Field(default_factory=list)
-    basis: Annotated[StrictStr, Field(min_length=3, max_length=600)]
-    sheet_mark: StrictStr | None = Field(None, max_length=60)
-    confidence: Confidence
-    # How a question to FDA on this topic opens, up to the meeting's milestone phrase ("... is adequate").
-    ask: StrictStr | None = Field(None, pattern=r"^Does the Agency agree ", min_length=30, max_length=300)
-
-
-class CtdSectionsFile(_Model):
-    """``knowledge/ctd_sections.yaml``."""
-
-    citations: list[StrictStr] = Field(default_factory=list)
-    sections: list[CtdSection]
-
+# FDA, EMA and PMDA meeting types and CTD sections: cmcadvisor/models/meetings.py.
 
 RISK_CATEGORY_ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 FindingKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency"]

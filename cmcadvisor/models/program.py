@@ -106,6 +106,20 @@ class ProgramInfo(_Model):
     sponsor: Text | None = Field(None, description=("Who is the sponsor?"), max_length=300)
     as_of: Date | None = Field(None, description=("As of which date is the assessment made (YYYY-MM-DD)?"))
     regions: list[Region] | None = Field(None, description=("Which regions does the program target (us, eu, jp)?"), max_length=3)
+    # Additions to the contract (docs/contract-extensions.md): the EU and Japan pathway criteria turn on them.
+    sponsor_type: Literal["sme", "academic", "large", "other"] | None = Field(
+        None,
+        description=(
+            "What kind of sponsor is it in EU terms: an SME (a micro, small or medium-sized enterprise under the EU "
+            "definition), an academic institution, a larger company, or another kind of organisation?"
+        ),
+    )
+    japan_first_filing: StrictBool | None = Field(
+        None,
+        description=(
+            "Will the Japanese application be filed first in the world, or within about 30 days of the first filing anywhere?"
+        ),
+    )
 
 
 class Product(_Model):
@@ -150,6 +164,9 @@ class Product(_Model):
     platform_prior_licensure: StrictBool | None = Field(
         None, description=("Is the same platform already used in a licensed product?")
     )
+    individualized: StrictBool | None = Field(
+        None, description=("Is the product individualized (made for one patient, or a few patients sharing one genetic variant)?")
+    )
 
 
 class Indication(_Model):
@@ -166,6 +183,10 @@ class Indication(_Model):
         None, description=("Do the serious manifestations primarily affect people aged 0 to 18?")
     )
     us_prevalence: People | None = Field(None, description=("How many people in the US have the disease?"))
+    genetic_cause_known: StrictBool | None = Field(
+        None, description=("Is the disease caused by a known genetic defect (a specific gene or variant)?")
+    )
+    progressive: StrictBool | None = Field(None, description=("Does the disease progress to significant disability or death?"))
     patients_per_year_at_peak: People | None = Field(
         None, description=("How many patients per year will be treated at peak demand?")
     )
@@ -191,6 +212,9 @@ class Evidence(_Model):
     )
     significant_improvement_safety_or_effectiveness: StrictBool | None = Field(
         None, description=("Would the product significantly improve safety or effectiveness (priority review standard)?")
+    )
+    first_in_human_tolerability: StrictBool | None = Field(
+        None, description=("Are there tolerability data from the first-in-human study?")
     )
 
 
@@ -234,6 +258,9 @@ class Designations(_Model):
     )
     prime: Designation | None = Field(None, description=("What is the EU PRIME status?"))
     sakigake: Designation | None = Field(None, description=("What is the Japanese SAKIGAKE status?"))
+    cnpv: Designation | None = Field(
+        None, description=("What is the status of a Commissioner's National Priority Voucher for the program?")
+    )
 
 
 class PlannedChange(_Model):
@@ -248,6 +275,35 @@ class PlannedChange(_Model):
         None, description=("When will the change be made relative to the pivotal study?")
     )
     comparability_plan: StrictBool | None = Field(None, description=("Is there a comparability plan for the change?"))
+
+
+# What a long-lead item (equipment, vector, critical material) can be needed for: the timeline's
+# activities and milestones, except the supply activities themselves (an item is never needed
+# for another item's delivery). Checked on load, so an unknown id is a located error.
+NeededFor = Literal[
+    "make_or_buy_decision",
+    "cdmo_selection",
+    "tech_transfer",
+    "facility_build",
+    "facility_qualification",
+    "process_lock",
+    "comparability_study",
+    "potency_assay_qualification",
+    "potency_assay_validation",
+    "analytical_method_validation",
+    "engineering_runs",
+    "ppq",
+    "stability_data",
+    "pre_license_inspection",
+    "ind_submission",
+    "first_patient_dosed",
+    "eop2_meeting",
+    "pivotal_start",
+    "pre_bla_meeting",
+    "bla_submission",
+    "bla_approval",
+    "commercial_launch",
+]
 
 
 class PotencyAssay(_Model):
@@ -269,6 +325,9 @@ class VectorSupply(_Model):
     gmp_grade: StrictBool | None = Field(None, description=("Is the vector GMP grade?"))
     lots_secured: Count | None = Field(None, description=("How many vector lots are secured?"))
     lead_time_weeks: Weeks | None = Field(None, description=("What is the vector lead time in weeks?"))
+    needed_for: list[NeededFor] | None = Field(
+        None, description="Which activities or milestones cannot start until the vector lots are in hand?", max_length=30
+    )
 
 
 class Facility(_Model):
@@ -338,6 +397,9 @@ class Material(_Model):
     lead_time_weeks: Weeks | None = Field(None, description=("What is the material's lead time in weeks?"))
     animal_origin: StrictBool | None = Field(None, description=("Is the material of animal origin?"))
     qualified: StrictBool | None = Field(None, description=("Is the material qualified?"))
+    needed_for: list[NeededFor] | None = Field(
+        None, description="Which activities or milestones cannot start until the material is in hand?", max_length=30
+    )
 
 
 class Equipment(_Model):
@@ -347,6 +409,9 @@ class Equipment(_Model):
     lead_time_weeks: Weeks | None = Field(None, description=("What is the equipment's lead time in weeks?"))
     need_by: Date | None = Field(None, description=("By when is the equipment needed?"))
     ordered: StrictBool | None = Field(None, description=("Has the equipment been ordered?"))
+    needed_for: list[NeededFor] | None = Field(
+        None, description="Which activities or milestones cannot start until the equipment is in place?", max_length=30
+    )
 
 
 class SupplyChain(_Model):
@@ -431,6 +496,7 @@ ActivityId = Literal[
     "stability_data",
     "long_lead_equipment",
     "vector_supply",
+    "material_supply",
     "bla_submission",
     "pre_license_inspection",
 ]

@@ -169,6 +169,19 @@ class Milestone(_Out):
     status: Literal["planned", "achieved"] = "planned"
 
 
+class LateItem(_Out):
+    """A long-lead item (equipment, vector, critical material) and what waiting for it costs the plan."""
+
+    id: str  # its activity id
+    name: str
+    needed_for: list[str] = Field(default_factory=list)  # what waits for it (activity and milestone ids)
+    finish: str | None = None  # when it is forecast to be in hand
+    need_by: str | None = None
+    late_by_days: int | None = None  # against its need-by date
+    bla_delay_days: int = 0  # how far the BLA submission forecast moves because of it
+    delays: dict[str, int] = Field(default_factory=dict)  # what it moves (activity and milestone ids), by days
+
+
 class Timeline(_Out):
     """Ordered decisions, critical path and slack."""
 
@@ -177,6 +190,8 @@ class Timeline(_Out):
     critical_path: list[str] = Field(default_factory=list)
     late: list[str] = Field(default_factory=list)
     note: str | None = None
+    # Long-lead items that are late or hold something up, the one that moves the BLA most first.
+    late_items: list[LateItem] = Field(default_factory=list)
 
 
 class MeetingQuestion(_Out):

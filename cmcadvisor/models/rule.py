@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from cmcadvisor.models import SEVERITY_RANK as SEVERITY_RANK  # re-exported: its home is the light package
 from cmcadvisor.models.program import Stage
 
 RULE_ID_PATTERN = r"^[A-Z]{2,4}-[A-Z0-9]{2,8}-\d{3}$"
@@ -90,7 +91,6 @@ TOPICS: tuple[str, ...] = (
 )
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
-SEVERITY_RANK: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 RuleKind = Literal["requirement", "gap", "recommendation", "risk", "inconsistency", "pathway", "derivation", "factor", "schedule"]
 MakeOrBuyFactorId = Literal[
     "capital",

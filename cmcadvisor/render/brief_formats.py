@@ -1,11 +1,11 @@
-"""FDA meeting briefs as Markdown, HTML, DOCX and JSON.
+"""Meeting briefs (FDA, EMA, PMDA) as Markdown, HTML, DOCX and JSON.
 
 Each renderer prints a :class:`~cmcadvisor.meetings.Brief` and decides nothing. Markdown and HTML
 come from Jinja templates (``brief.md.j2``, ``brief.html.j2``) whose printed values are escaped
 for their format; the DOCX is built with python-docx (real headings, numbered questions, a table
 of key dates, a DRAFT header, "Page X of Y" footer and contents field) and is byte-identical for
 the same brief: its document properties and zip timestamps come from the brief and the assessment
-date, never from the clock or the template. The FDA-facing body of every format carries no rule,
+date, never from the clock or the template. The agency-facing body of every format carries no rule,
 finding or citation ids and no fact paths; those go to a final "Traceability (internal: remove
 before submission)" appendix, which ``trace=False`` (``--no-trace``) leaves out.
 """
@@ -17,7 +17,7 @@ import io
 import json
 from typing import Literal, assert_never
 
-from cmcadvisor.meetings import Brief
+from cmcadvisor.models.meetings import Brief
 from cmcadvisor.models.result import CitationRef, MeetingQuestion
 from cmcadvisor.render.office import stable_zip
 
@@ -56,6 +56,7 @@ def brief_json(brief: Brief) -> str:
         "program": brief.program.model_dump(mode="json"),
         "as_of": brief.as_of,
         **meeting,
+        "agency": brief.agency,
         "outline": {
             "title": brief.title,
             "disclaimer": brief.disclaimer,
@@ -108,9 +109,9 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
     props.subject = _core_text(f"{m.name} ({m.fda_category}): meeting request and briefing package outline")
     props.author = _core_text(brief.sponsor or brief.program.name)
     props.last_modified_by = "cmcadvisor"
-    props.keywords = _core_text(f"{brief.program.id}; {m.name}; FDA meeting; draft")
+    props.keywords = _core_text(f"{brief.program.id}; {m.name}; {brief.agency_short} meeting; draft")
     props.comments = _core_text(brief.disclaimer)
-    props.category = "FDA meeting brief (draft)"
+    props.category = f"{brief.agency_short} meeting brief (draft)"
     props.identifier = _core_text(f"{brief.program.id}-{m.type}-{brief.as_of}")
     props.version = _core_text(brief.tool_version)
     props.revision = 1
@@ -184,6 +185,10 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
 
     heading("Which meeting fits", 1)
     paragraph(m.purpose)
+    if brief.when_to_ask:
+        when = paragraph()
+        when.add_run("When to ask: ").bold = True
+        when.add_run(brief.when_to_ask)
     bullets([*m.fit_reasons, *(f"Limit: {x}" for x in m.limits), *([f"CDRP: {m.cdrp}"] if m.cdrp else [])])
 
     heading("Assumptions", 1)
@@ -203,8 +208,8 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
 
     # The request and the package list the same outline items; only their questions read differently.
     for title_text, items, write_question in (
-        ("Part 1: Meeting request", brief.request, request_question),
-        ("Part 2: Briefing package outline", brief.package, package_question),
+        (f"Part 1: {brief.request_title}", brief.request, request_question),
+        (f"Part 2: {brief.package_title}", brief.package, package_question),
     ):
         heading(title_text, 1).paragraph_format.page_break_before = True
         for item in items:
@@ -229,7 +234,7 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
         heading(TRACE_HEADING, 1).paragraph_format.page_break_before = True
         paragraph(
             "Where each question comes from in the assessment: the rules and findings behind it and the facts they "
-            "tested. For cmcadvisor's users only; delete this appendix before the package goes to FDA."
+            f"tested. For cmcadvisor's users only; delete this appendix before the package goes to {brief.agency_short}."
         ).runs[0].italic = True
         _grid(
             doc,

@@ -1,7 +1,8 @@
 """The timeline as a Gantt chart (PNG or SVG), drawn with matplotlib: its only home.
 
 Activities on the printed critical path are red (and only those), work in progress amber, planned
-work blue; labels come from the display vocabulary and stay distinct when shortened; milestones are
+work blue; a late long-lead item is hatched and says how far it moves the BLA submission; labels
+come from the display vocabulary and stay distinct when shortened; milestones are
 diamonds at their forecast with a hollow marker at their target when they differ, and the
 as-of date is a dashed line. Output is deterministic: no timestamps or random ids are embedded.
 """
@@ -28,8 +29,11 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
     rows = [a for a in timeline.activities if a.start and a.finish and a.status != "complete" and a.id != "bla_submission"]
     milestones = [m for m in timeline.milestones if m.forecast and m.status != "achieved"]
     names = [display.term(m.id) for m in milestones]
-    labels = display.short_labels([a.name for a in rows] + [n[:1].upper() + n[1:] for n in names], 48)
     on_path = set(timeline.critical_path)
+    items = {i.id: i for i in timeline.late_items}
+    # A late long-lead item is labelled by the item itself ("Controlled-rate freezer"), not by the kind of activity.
+    bars = [a.name.split(": ", 1)[-1] if a.id in items else a.name for a in rows]
+    labels = display.short_labels(bars + [n[:1].upper() + n[1:] for n in names], 48)
     height = max(3.0, 0.32 * len(labels) + 1.4)
     fig, ax = plt.subplots(figsize=(11, height), dpi=110)
     origin = datetime.date.fromisoformat(result.as_of)
@@ -44,11 +48,14 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
         start, finish = day(a.start or ""), day(a.finish or "")
         colour = "#c62828" if a.id in on_path else "#ef8f00" if a.status == "in_progress" else "#3f6fb5"
         width = max((finish - start).days, 1)
-        ax.barh(y, width, left=x(start), height=0.6, color=colour, edgecolor="black", linewidth=0.4)
-        if a.late_by_days:
-            ax.text(
-                x(finish) + 25, y, f"late by {display.quantity(a.late_by_days, 'days')}", va="center", color="#c62828", fontsize=8
-            )
+        item = items.get(a.id)
+        hatch = "////" if item is not None else None
+        ax.barh(y, width, left=x(start), height=0.6, color=colour, edgecolor="black", linewidth=0.4, hatch=hatch)
+        notes = [f"late by {display.quantity(a.late_by_days, 'days')}"] if a.late_by_days else []
+        if item is not None and item.bla_delay_days:
+            notes.append(f"moves the BLA by {display.quantity(item.bla_delay_days, 'days')}")
+        if notes:
+            ax.text(x(finish) + 25, y, "; ".join(notes), va="center", color="#c62828", fontsize=8)
     base = len(rows)
     for offset, m in enumerate(milestones):
         y = base + offset
@@ -81,7 +88,8 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
     fig.suptitle(f"CMC timeline: {name}", fontsize=11, x=0.02, ha="left")
     ax.set_title(
         f"As of {display.human_date(result.as_of)} (dashed line). "
-        "Bars: red on the critical path, amber in progress, blue planned.\nDiamonds: milestone forecast (hollow: target).",
+        "Bars: red on the critical path, amber in progress, blue planned; hatched: a late long-lead item.\n"
+        "Diamonds: milestone forecast (hollow: target).",
         fontsize=8,
         loc="left",
     )

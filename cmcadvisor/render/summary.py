@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult, MakeOrBuyFlip
@@ -142,10 +142,11 @@ def _capital(text: str) -> str:
 
 @dataclass(frozen=True)
 class TimelineView:
-    """The critical path and what is late, as activity and milestone names."""
+    """The critical path and what is late, as activity and milestone names; what late items cost the BLA."""
 
     critical_path: list[str]
     late: list[str]
+    delays: list[str] = field(default_factory=list)  # one sentence per late long-lead item, the costliest first
 
 
 def _step_name(result: AssessmentResult, key: str) -> str:
@@ -163,7 +164,28 @@ def timeline(result: AssessmentResult) -> TimelineView:
         days = late_by.get(key)
         name = _step_name(result, key)
         late.append(f"{name} ({display.quantity(days, 'days')} late)" if days else name)
-    return TimelineView(critical_path=[_step_name(result, key) for key in result.timeline.critical_path], late=late)
+    return TimelineView(
+        critical_path=[_step_name(result, key) for key in result.timeline.critical_path], late=late, delays=item_delays(result)
+    )
+
+
+def item_delays(result: AssessmentResult) -> list[str]:
+    """One sentence per long-lead item that is late or holds work up: how far it moves the BLA, and why."""
+    out: list[str] = []
+    for item in result.timeline.late_items:
+        name = display.shorten(item.name.split(": ", 1)[-1], 80)
+        terms = [display.term(n) for n in item.needed_for]
+        needed = (", ".join(terms[:-1]) + " and " + terms[-1] if len(terms) > 1 else terms[0]) if terms else "later work"
+        when = f"is forecast in hand on {display.human_date(item.finish)}" if item.finish else "is not in hand"
+        late = f", {display.quantity(item.late_by_days, 'days')} after it is needed" if item.late_by_days else ""
+        if item.bla_delay_days:
+            effect = f"it moves the BLA submission forecast by {display.quantity(item.bla_delay_days, 'days')}"
+        elif item.delays:
+            effect = "it holds up later work but does not move the BLA submission"
+        else:
+            effect = "it does not move the BLA submission"
+        out.append(f"{_capital(name)} {when}{late}; it is needed for {needed}, so {effect}.")
+    return out
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from rich.text import Text
 from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult, Timeline
 from cmcadvisor.render.cells import csv_text
+from cmcadvisor.render.summary import item_delays
 
 
 def timeline_csv(timeline: Timeline) -> str:
@@ -38,9 +39,11 @@ def timeline_csv(timeline: Timeline) -> str:
             "late by (days)",
             "depends on",
             "rules",
+            "moves the BLA by (days)",
         ]
     )
     on_path = set(timeline.critical_path)
+    moves = {i.id: i.bla_delay_days for i in timeline.late_items}
     for a in timeline.activities:
         rows.append(
             (
@@ -57,6 +60,7 @@ def timeline_csv(timeline: Timeline) -> str:
                 "" if a.late_by_days is None else a.late_by_days,
                 " ".join(a.depends_on),
                 " ".join(a.rules),
+                moves.get(a.id, ""),
             )
         )
     for m in timeline.milestones:
@@ -73,6 +77,7 @@ def timeline_csv(timeline: Timeline) -> str:
                 "",
                 m.target or "",
                 "" if m.late_by_days is None else m.late_by_days,
+                "",
                 "",
                 "",
             )
@@ -153,6 +158,8 @@ def timeline_table(result: AssessmentResult, *, color: bool = False, width: int 
     if timeline.late:
         late = ", ".join(names.get(i) or display.term(i) for i in timeline.late)
         console.print(Text("Late: " + late, style="bold red" if color else ""))
+    for sentence in item_delays(result):
+        console.print(Text("Late item: " + sentence, style="red" if color else ""))
     if timeline.note:
         console.print(Text(timeline.note))
     return buffer.getvalue()

@@ -4,19 +4,21 @@ The condition tree is evaluated literal by literal (three-valued), so the answer
 tests held, which failed and which lacked facts. The counterfactual is searched over the
 condition itself (an ``all`` needs every failing child fixed, an ``any`` its cheapest child,
 a derived fact the cheapest rule that derives it) and then checked by re-running the whole
-rule pack on the engine with the changed facts. This module returns data; the CLI prints it.
+rule pack on the engine with the changed facts. :func:`rule_state` gives the same answer in
+brief for the rules behind a pathway, an activity or make-or-buy. This module returns data; the
+CLI prints it.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 from cmcadvisor import api
 from cmcadvisor.conditions import And, Lit, Node, to_nnf
 from cmcadvisor.errors import UserInputError
-from cmcadvisor.facts import FactInfo, FactSet, Item, Value, derive_facts, vocabulary
+from cmcadvisor.explain.models import RuleExplanation, RuleState, RuleStatus
+from cmcadvisor.facts import FactInfo, FactSet, Item, Value, vocabulary
 from cmcadvisor.loader import Document
 from cmcadvisor.models.program import STAGES, ProgramFile
 from cmcadvisor.reference_eval import Truth, evaluate_node
@@ -24,28 +26,6 @@ from cmcadvisor.registry import LoadedRule
 
 Change = tuple[str, Value | None]  # fact name (item facts as coll[i].field) and new value (None: remove)
 _MARK = {Truth.TRUE: "yes", Truth.FALSE: "no", Truth.UNKNOWN: "??"}
-
-
-@dataclass
-class Explanation:
-    """Everything ``cmcadvisor explain`` reports about one rule for one program."""
-
-    rule: str
-    title: str
-    kind: str
-    status: str  # fired | not_fired | undetermined | inactive
-    items: list[int | None] = field(default_factory=list)
-    tree: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    counterfactual: list[str] = field(default_factory=list)
-    counterfactual_checked: bool | None = None
-    effect: str | None = None
-    citations: list[str] = field(default_factory=list)
-    message: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON output."""
-        return dict(self.__dict__)
 
 
 def _show(value: object) -> str:
@@ -210,65 +190,121 @@ def _apply(facts: FactSet, changes: list[Change]) -> FactSet:
     return replace(facts, scalars=scalars, collections=collections)
 
 
-def explain(
-    program: ProgramFile, context: api.Context, rule_id: str, options: api.Options | None = None, doc: Document | None = None
-) -> Explanation:
-    """Explain one rule for one program (``doc``, the parsed file, locates errors in it)."""
-    rule = context.pack.resolve(rule_id)
-    if rule is None:
-        raise UserInputError.single("explain", f"no rule {rule_id}")
-    options = options or api.Options()
-    result = api.assess(program, context, options, doc)
-    as_of = datetime.date.fromisoformat(result.as_of)
-    facts = derive_facts(program, as_of)
-    spec = rule.spec
-    fired_items = [f.item for f in result.audit.fired if f.rule == rule.id]
-    if spec.status != "active":
-        status = "inactive"
-    elif fired_items:
-        status = "fired"
-    elif rule.id in result.audit.undetermined:
-        status = "undetermined"
-    else:
-        status = "not_fired"
-    explanation = Explanation(
+def status_of(ev: api.Evaluated, rule: LoadedRule) -> RuleStatus:
+    """Whether a rule fired for an evaluated program, did not, was undetermined or is not active."""
+    if rule.spec.status != "active":
+        return "inactive"
+    if rule.id in ev.fired:
+        return "fired"
+    verdict = ev.verdicts.get(rule.id)
+    return "undetermined" if verdict is not None and verdict.truth == Truth.UNKNOWN else "not_fired"
+
+
+def _counterfactual(ev: api.Evaluated, rule: LoadedRule) -> tuple[list[Change], bool | None]:
+    """The smallest change of facts found that would fire the rule, and whether a re-run confirms it."""
+    changes = _Searcher(ev.context, ev.facts).fix_rule(rule)
+    if not changes:
+        return [], None
+    run = ev.context.engine.run(ev.pack.compiled_active(), _apply(ev.facts, changes))
+    return changes, any(f.rule == rule.id for f in run.firings)
+
+
+def _changes_text(changes: list[Change]) -> list[str]:
+    return [f"{name} = {_show(value)}" if value is not None else f"remove {name}" for name, value in changes]
+
+
+def rule_state(ev: api.Evaluated, rule: LoadedRule, decides: str | None = None, search: bool = True) -> RuleState:
+    """One rule in brief: its status, the facts it waits for and (``search``) a checked change that fires it."""
+    status = status_of(ev, rule)
+    verdict = ev.verdicts.get(rule.id)
+    missing = sorted(verdict.missing) if status == "undetermined" and verdict is not None else []
+    would: list[str] = []
+    if search and status in ("not_fired", "undetermined"):
+        changes, checked = _counterfactual(ev, rule)
+        would = _changes_text(changes) if checked else []
+    return RuleState(
         rule=rule.id,
-        title=spec.title,
-        kind=spec.kind,
+        title=rule.spec.title,
         status=status,
-        items=fired_items,
-        missing=list(result.audit.undetermined_facts.get(rule.id, [])),
-        citations=[
-            f"{c.id}: {c.title} ({c.issuer}, {c.year}; {c.status}; {c.confidence})"
-            for c in (context.kb.citations[c] for c in spec.citations)
-        ],
-        message=spec.then.message,
+        decides=decides,
+        missing=missing,
+        would_fire_if=would,
+        items=sorted({f.item for f in ev.run.firings if f.rule == rule.id}, key=lambda i: -1 if i is None else i),
     )
+
+
+def explain_rule(ev: api.Evaluated, rule: LoadedRule) -> RuleExplanation:
+    """Explain one rule for an evaluated program."""
+    spec = rule.spec
+    status = status_of(ev, rule)
+    facts = ev.facts
+    fired_items = [f.item for f in ev.run.firings if f.rule == rule.id]
+    verdict = ev.verdicts.get(rule.id)
+    tree: list[str] = []
     node = to_nnf(spec.when)
     collection = rule.compiled.shape.collection
     items = facts.collections.get(collection, ()) if collection else ()
     if collection and items:
         for index, item in enumerate(items):
-            explanation.tree.append(f"item {index} of {collection}:")
-            explanation.tree.extend("  " + line for line in _tree(node, facts, item, index))
+            tree.append(f"item {index} of {collection}:")
+            tree.extend("  " + line for line in _tree(node, facts, item, index))
     else:
-        explanation.tree = _tree(node, facts, None, None)
+        tree = _tree(node, facts, None, None)
+    derived = set(ev.run.derived)
     for name in rule.compiled.shape.derived:
-        held = name in result.audit.derived
-        explanation.tree.append(f"[{'yes' if held else 'no'}] derived.{name} (derived by another rule this run: {_show(held)})")
+        held = name in derived
+        tree.append(f"[{'yes' if held else 'no'}] derived.{name} (derived by another rule this run: {_show(held)})")
+    counterfactual: list[str] = []
+    checked: bool | None = None
+    effect: str | None = None
     if status in ("not_fired", "undetermined"):
-        changes = _Searcher(context, facts).fix_rule(rule)
-        if changes:
-            explanation.counterfactual = [
-                f"{name} = {_show(value)}" if value is not None else f"remove {name}" for name, value in changes
-            ]
-            changed = _apply(facts, changes)
-            run = context.engine.run(context.pack.compiled_active(), changed)
-            explanation.counterfactual_checked = any(f.rule == rule.id for f in run.firings)
-            if explanation.counterfactual_checked and spec.then.pathway:
-                explanation.effect = (
-                    f"{spec.then.pathway.id} would become {spec.then.pathway.status} (unless a stronger rule also fires)"
-                )
-            elif explanation.counterfactual_checked:
-                explanation.effect = f"{rule.id} would fire"
-    return explanation
+        changes, checked = _counterfactual(ev, rule)
+        counterfactual = _changes_text(changes)
+        if checked and spec.then.pathway:
+            effect = f"{spec.then.pathway.id} would become {spec.then.pathway.status} (unless a stronger rule also fires)"
+        elif checked:
+            effect = f"{rule.id} would fire"
+    return RuleExplanation(
+        rule=rule.id,
+        title=spec.title,
+        kind=spec.kind,
+        status=status,
+        items=fired_items,
+        tree=tree,
+        missing=sorted(verdict.missing) if status == "undetermined" and verdict is not None else [],
+        counterfactual=counterfactual,
+        counterfactual_checked=checked,
+        effect=effect,
+        citations=[
+            f"{c.id}: {c.title} ({c.issuer}, {c.year}; {c.status}; {c.confidence})"
+            for c in (ev.kb.citations[c] for c in spec.citations)
+        ],
+        message=spec.then.message,
+        effects=effects_of(rule),
+    )
+
+
+def effects_of(rule: LoadedRule) -> list[str]:
+    """What the rule does when it fires, beyond its finding: derived facts, a pathway status, a vote, timeline steps."""
+    then = rule.spec.then
+    out = [f"derives {name}" for name in then.derive]
+    if then.pathway is not None:
+        out.append(f"sets {then.pathway.id} to {then.pathway.status}")
+    if then.make_or_buy is not None:
+        vote = then.make_or_buy
+        out.append(f"votes {vote.favours} with strength {vote.strength} on the make-or-buy consideration {vote.factor}")
+    if then.requires:
+        out.append(f"puts on the timeline: {', '.join(then.requires)}")
+    if then.before:
+        out.append(f"which must finish before: {', '.join(then.before)}")
+    return out
+
+
+def explain(
+    program: ProgramFile, context: api.Context, rule_id: str, options: api.Options | None = None, doc: Document | None = None
+) -> RuleExplanation:
+    """Explain one rule for one program (``doc``, the parsed file, locates errors in it)."""
+    rule = context.pack.resolve(rule_id)
+    if rule is None:
+        raise UserInputError.single("explain", f"no rule {rule_id}")
+    return explain_rule(api.evaluate(program, context, options or api.Options(), doc), rule)

@@ -1,0 +1,220 @@
+"""The text form of ``cmcadvisor explain`` answers (``--format text``); JSON is the models' own dump.
+
+An auditor's view: it names rule ids, fact paths and knowledge files on purpose, so that every
+line can be traced. It only formats the answer it is given; it computes nothing.
+"""
+
+from __future__ import annotations
+
+from cmcadvisor.explain.models import (
+    Answer,
+    MakeOrBuyExplanation,
+    MeetingAnswer,
+    PathwayExplanation,
+    RuleExplanation,
+    RuleState,
+    ScheduleExplanation,
+)
+
+
+def _or(value: object, absent: str = "none") -> str:
+    return absent if value is None or value == "" else str(value)
+
+
+def _state(state: RuleState) -> str:
+    parts = [f"{state.rule} [{state.status.replace('_', ' ')}] {state.title}"]
+    if state.decides:
+        parts.append(f"-> {state.decides}")
+    line = " ".join(parts)
+    if state.missing:
+        line += f"; waits for {', '.join(state.missing)}"
+    if state.would_fire_if:
+        line += f"; would fire if {'; '.join(state.would_fire_if)}"
+    return line
+
+
+def _rule(answer: RuleExplanation) -> list[str]:
+    lines = [f"{answer.rule}: {answer.title} ({answer.kind})"]
+    items = f" for items {answer.items}" if any(i is not None for i in answer.items) else ""
+    lines.append(f"status: {answer.status.replace('_', ' ')}{items}")
+    lines.append("condition ([yes] held, [no] failed, [??] fact missing):")
+    lines.extend(f"  {line}" for line in answer.tree)
+    if answer.missing:
+        lines.append("missing facts: " + ", ".join(answer.missing))
+    if answer.counterfactual:
+        checked = {True: "checked: the rule then fires", False: "not confirmed by a re-run", None: ""}[
+            answer.counterfactual_checked
+        ]
+        lines.append(f"smallest change that would make it fire ({checked}):")
+        lines.extend(f"  {change}" for change in answer.counterfactual)
+        if answer.effect:
+            lines.append(f"effect: {answer.effect}")
+    elif answer.status != "fired":
+        lines.append("no single set of fact changes found that would make it fire")
+    if answer.effects:
+        lines.append("when it fires, it:")
+        lines.extend(f"  {effect}" for effect in answer.effects)
+    lines.append("sources:")
+    lines.extend(f"  {citation}" for citation in answer.citations)
+    return lines
+
+
+def _pathway(answer: PathwayExplanation) -> list[str]:
+    lines = [f"{answer.id}: {answer.name}", f"status: {answer.status.replace('_', ' ')}"]
+    lines.append(f"decided by: {', '.join(answer.deciding) or 'no rule'}")
+    lines.append(f"why: {answer.rationale}")
+    if answer.rules:
+        lines.append("rules that can set it:")
+        lines.extend(f"  {_state(s)}" for s in answer.rules)
+    if answer.settle:
+        lines.append("what would settle or change it:")
+        lines.extend(f"  {s}" for s in answer.settle)
+    if answer.questions:
+        lines.append("questions to ask:")
+        lines.extend(f"  {q}" for q in answer.questions)
+    if answer.unsettled:
+        lines.append("caveats:")
+        lines.extend(f"  {u}" for u in answer.unsettled)
+    if answer.next_step:
+        due = f" (by {answer.next_step_due})" if answer.next_step_due else ""
+        lines.append(f"next step{due}: {answer.next_step}")
+    lines.extend(f"policy: {p}" for p in answer.policy)
+    if answer.citations:
+        lines.append(f"sources: {', '.join(answer.citations)}")
+    return lines
+
+
+def _make_or_buy(answer: MakeOrBuyExplanation) -> list[str]:
+    lines = [
+        f"make-or-buy: {answer.recommendation.replace('_', ' ')} (confidence {answer.confidence})",
+        f"score {answer.score:+.4f}: above +{answer.decide_at} in-house, below -{answer.decide_at} CDMO, between: hybrid; "
+        f"{answer.known_factors} of 7 considerations judged (at least {answer.min_known_factors} needed)",
+        f"confidence: {answer.confidence_rule}",
+        f"policy ({answer.policy_source}): each consideration's net vote is capped at {answer.vote_cap} either way "
+        f"and divided by {answer.vote_cap}",
+        "considerations:",
+    ]
+    for factor in answer.factors:
+        capped = f", capped at {answer.vote_cap}" if factor.capped else ""
+        lines.append(
+            f"  {factor.id}: {factor.favours.replace('_', ' ')}; net vote {factor.net_vote:+d}{capped}, "
+            f"score {factor.score:+.4f} x weight {factor.weight:.4f} = {factor.contribution:+.4f}"
+        )
+        lines.extend(f"    vote {v.rule} ({v.favours.replace('_', ' ')} +{v.strength}): {v.title}" for v in factor.votes)
+        lines.extend(f"    waiting: {_state(s)}" for s in factor.waiting)
+        if factor.evidence:
+            lines.append("    evidence: " + ", ".join(f"{k}={v}" for k, v in factor.evidence.items()))
+        if factor.missing:
+            lines.append("    missing: " + ", ".join(factor.missing))
+        lines.extend(f"    would flip: {flip}" for flip in factor.would_flip if flip)
+    if answer.would_flip_if:
+        lines.append("what would flip it (one fact at a time):")
+        lines.extend(f"  {flip}" for flip in answer.would_flip_if)
+    else:
+        lines.append("no single fact change found that would flip it")
+    return lines
+
+
+def _schedule(answer: ScheduleExplanation) -> list[str]:
+    lines = [f"{answer.id} ({answer.target}): {answer.name}"]
+    detail = answer.schedule
+    if detail is None:
+        lines.append("not on this program's timeline: no rule that fired asks for it")
+        if answer.could_add:
+            lines.append("rules that would put it there:")
+            lines.extend(f"  {_state(s)}" for s in answer.could_add)
+        lines.extend(f"policy: {p}" for p in answer.policy)
+        return lines
+    lines.append(f"status: {detail.status.replace('_', ' ')}" + (f" ({detail.status_basis})" if detail.status_basis else ""))
+    if detail.completion:
+        lines.append(f"done when: {detail.completion}")
+    if detail.start is None:
+        lines.append("dates: not scheduled")
+    else:
+        lines.append(
+            f"dates: {detail.start} to {_or(detail.finish, 'not scheduled')} ({detail.duration_days} days)"
+            f"; slack: {'none' if detail.slack_days is None else f'{detail.slack_days} days'}"
+            f"{'; on the critical path' if detail.on_critical_path else ''}"
+        )
+    if detail.duration_basis:
+        lines.append(f"duration basis: {detail.duration_basis}")
+    lines.append(f"start set by: {detail.set_by}")
+    if detail.predecessors:
+        lines.append("must finish first:")
+        lines.extend(
+            f"  {e.id}{f' (+{e.lag_days} days)' if e.lag_days else ''}, added by {', '.join(e.added_by) or 'the plan'}"
+            f"{' <- sets the start' if e.sets_start else ''}"
+            for e in detail.predecessors
+        )
+    if detail.successors:
+        lines.append("waiting for it: " + ", ".join(e.id for e in detail.successors))
+    if detail.driving_chain:
+        lines.append("driving chain: " + " -> ".join(detail.driving_chain))
+    if detail.due:
+        late = f"; late by {detail.late_by_days} days" if detail.late_by_days else ""
+        lines.append(f"due: {detail.due} ({_or(detail.due_basis, 'its date')}){late}")
+    lines.extend(f"  {b}" for b in detail.late_because)
+    if detail.smallest_change is not None:
+        lines.append(f"smallest change that would bring it back: {detail.smallest_change.text}")
+        lines.extend(f"  or: {c.text}" for c in detail.other_changes)
+    if answer.rules:
+        lines.append("rules:")
+        lines.extend(f"  {_state(s)}" for s in answer.rules)
+    lines.extend(f"policy: {p}" for p in answer.policy)
+    if detail.citations:
+        lines.append(f"sources: {', '.join(detail.citations)}")
+    return lines
+
+
+def _meeting(answer: MeetingAnswer) -> list[str]:
+    m = answer.meeting
+    shown = "suggested for this program" if m.suggested else "not among the meetings suggested for this program"
+    lines = [f"{m.type}: {m.name} ({m.agency}, {m.category}; {shown})", f"fit: {m.fit.replace('_', ' ')}"]
+    lines.extend(f"  {r}" for r in m.fit_reasons)
+    if m.checks:
+        lines.append("fit tests:")
+        lines.extend(
+            f"  [{c.result}] {c.test}"
+            + (f" -> {c.effect}" if c.effect else "")
+            + (f"; missing {', '.join(c.missing)}" if c.missing else "")
+            for c in m.checks
+        )
+    if m.suggested_types:
+        lines.append("meetings suggested next: " + ", ".join(m.suggested_types))
+    if m.dates:
+        lines.append("dates:")
+        lines.extend(f"  {d.label}: {_or(d.date, 'not dated')} ({d.rule})" for d in m.dates)
+    if m.date_basis:
+        lines.append(f"date basis: {m.date_basis}")
+    lines.extend(f"  note: {n}" for n in m.date_notes)
+    if m.questions:
+        lines.append("questions and the rules behind them:")
+        lines.extend(f"  {q.number}. [{', '.join(q.rules)}] {q.text}" for q in m.questions)
+    if answer.rules:
+        lines.append("rules:")
+        lines.extend(f"  {_state(s)}" for s in answer.rules)
+    if m.citations:
+        lines.append(f"sources: {', '.join(m.citations)}")
+    return lines
+
+
+def render_text(answer: Answer) -> str:
+    """The answer as plain text, one fact per line."""
+    if isinstance(answer, RuleExplanation):
+        lines = _rule(answer)
+    elif isinstance(answer, PathwayExplanation):
+        lines = _pathway(answer)
+    elif isinstance(answer, MakeOrBuyExplanation):
+        lines = _make_or_buy(answer)
+    elif isinstance(answer, ScheduleExplanation):
+        lines = _schedule(answer)
+    else:
+        lines = _meeting(answer)
+    return "\n".join(lines) + "\n"
+
+
+def render_json(answer: Answer) -> str:
+    """The answer as JSON (keys sorted)."""
+    import json
+
+    return json.dumps(answer.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -16,8 +16,9 @@ import datetime
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cmcadvisor import __version__
@@ -33,6 +34,7 @@ from cmcadvisor.models.result import (
     AssessmentResult,
     Audit,
     MakeOrBuy,
+    PathwayResult,
     ProgramRef,
     Summary,
     Timeline,
@@ -45,7 +47,7 @@ from cmcadvisor.reference_eval import Truth, Verdict, classify
 from cmcadvisor.registry import RulePack, load_rulepack
 from cmcadvisor.risks import RiskCategories, build_risks, load_risk_categories
 from cmcadvisor.rulelint import check_references
-from cmcadvisor.timeline import build_timeline
+from cmcadvisor.timeline import Built, build, to_timeline
 from cmcadvisor.validation import program_problems, read_program
 
 
@@ -149,9 +151,9 @@ class Evaluated:
         """The knowledge base the program was evaluated with."""
         return self.context.kb
 
-    @property
+    @cached_property
     def fired(self) -> set[str]:
-        """The ids of the rules that fired (for any item)."""
+        """The ids of the rules that fired (for any item); computed once."""
         return {f.rule for f in self.run.firings}
 
 
@@ -206,10 +208,15 @@ def _audit(ev: Evaluated) -> Audit:
     )
 
 
+def clock_for(program: ProgramFile, kb: KnowledgeBase, pathways: Iterable[PathwayResult]) -> ClockChoice:
+    """The BLA review clock a program is planned with, and why (the choice is data: ``pathways.yaml``)."""
+    review = program.timeline.review if program.timeline else None
+    return review_clock(kb, review, {p.id: p.status for p in pathways})
+
+
 def clock_choice(ev: Evaluated) -> ClockChoice:
-    """The BLA review clock the timeline plans with, and why (the choice is data: ``pathways.yaml``)."""
-    review = ev.program.timeline.review if ev.program.timeline else None
-    return review_clock(ev.kb, review, {p.id: p.status for p in ev.outcomes.pathways})
+    """The BLA review clock the timeline of an evaluated program plans with, and why."""
+    return clock_for(ev.program, ev.kb, ev.outcomes.pathways)
 
 
 def make_or_buy_of(ev: Evaluated) -> MakeOrBuy:
@@ -225,17 +232,15 @@ def make_or_buy_of(ev: Evaluated) -> MakeOrBuy:
     )
 
 
+def built_of(ev: Evaluated) -> Built:
+    """The scheduled plan of an evaluated program, on the review clock it plans with (``explain`` reads it too)."""
+    priority = clock_choice(ev).clock == "priority"
+    return build(ev.program, ev.facts, ev.pack, ev.kb, ev.run.firings, ev.as_of, priority_review=priority)
+
+
 def timeline_of(ev: Evaluated) -> Timeline:
     """The timeline of an evaluated program."""
-    return build_timeline(
-        ev.program,
-        ev.facts,
-        ev.pack,
-        ev.kb,
-        ev.run.firings,
-        ev.as_of,
-        priority_review=clock_choice(ev).clock == "priority",
-    )
+    return to_timeline(built_of(ev), ev.program)
 
 
 def result_of(ev: Evaluated) -> AssessmentResult:
@@ -246,8 +251,8 @@ def result_of(ev: Evaluated) -> AssessmentResult:
         f.severity for f in outcomes.findings if f.status == "open" and f.kind != "undetermined"
     )
     # Meetings are planned from the findings (not from the finished result): the next steps are dated from them.
-    meetings = meetings_for(outcomes.findings, ev.program, ev.as_of, ev.context.meeting_types)
-    result = AssessmentResult(
+    meetings = meetings_for(outcomes.findings, ev.program, ev.as_of, ev.context.meeting_types, ev.facts)
+    return AssessmentResult(
         tool=ToolInfo(version=__version__),
         program=ProgramRef(id=ev.program.program.id, name=ev.program.program.name),
         as_of=ev.as_of.isoformat(),
@@ -257,7 +262,7 @@ def result_of(ev: Evaluated) -> AssessmentResult:
             undetermined_rules=len(audit.undetermined),
             questions=len(outcomes.questions),
         ),
-        pathways=outcomes.pathways,
+        pathways=date_next_steps(outcomes.pathways, ev.program, ev.kb, meetings, ev.as_of),
         findings=outcomes.findings,
         make_or_buy=make_or_buy_of(ev),
         timeline=timeline_of(ev),
@@ -266,8 +271,6 @@ def result_of(ev: Evaluated) -> AssessmentResult:
         questions=outcomes.questions,
         audit=audit,
     )
-    pathways = date_next_steps(result.pathways, ev.program, ev.kb, meetings, ev.as_of)
-    return result.model_copy(update={"pathways": pathways})
 
 
 def assess(program: ProgramFile, context: Context, options: Options = Options(), doc: Document | None = None) -> AssessmentResult:

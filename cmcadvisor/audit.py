@@ -25,8 +25,9 @@ from typing import Any
 from cmcadvisor import __version__, api
 from cmcadvisor.errors import UserInputError
 from cmcadvisor.facts import derive_facts
-from cmcadvisor.knowledge import SourceFile, combined_sha256, confidence_band, review_clock, source_file
+from cmcadvisor.knowledge import SourceFile, combined_sha256, source_file
 from cmcadvisor.loader import data_dir, files_under, read_bytes
+from cmcadvisor.makeorbuy import judged_band
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult
 from cmcadvisor.validation import read_program
@@ -158,11 +159,8 @@ def policy_record(program: ProgramFile, result: AssessmentResult, context: api.C
     """The knowledge-held policy the assessment applied: make-or-buy cap, thresholds and band; the review clock."""
     config = context.kb.make_or_buy
     mob = result.make_or_buy
-    known = sum(1 for f in mob.factors if f.favours != "unknown")
-    band = confidence_band(mob.score, known, mob.recommendation, config)
-    choice = review_clock(
-        context.kb, program.timeline.review if program.timeline else None, {p.id: p.status for p in result.pathways}
-    )
+    known, band = judged_band(mob, config)
+    choice = api.clock_for(program, context.kb, result.pathways)
     return {
         "make_or_buy": {
             "vote_cap": config.vote_cap,

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cmcadvisor import __version__, cliconfig, cliutil
-from cmcadvisor.cli_rules import rules
 from cmcadvisor.cliutil import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -505,7 +504,7 @@ def diff(ctx: click.Context, old: Path, new: Path, fmt: str, as_of: datetime.dat
     with user_errors(ctx.find_root().params["debug"]):
         options = _options(ctx, as_of)
         context = api.load_context(options)
-        result = diffing.compare(diffing.snapshot(old, options, context), diffing.snapshot(new, options, context))
+        result = diffing.compare(*(cliutil.diff_side(ctx, path, options, context) for path in (old, new)))
     click.echo(diffing.render_diff(result, fmt), nl=False)
 
 
@@ -538,36 +537,21 @@ def _context(ctx: click.Context) -> api.Context:
     return api.load_context(_options(ctx))
 
 
-cli.add_command(rules)  # the rules commands live in cmcadvisor.cli_rules
-
-
-@cli.group("knowledge")
-def knowledge_group() -> None:
-    """Review the knowledge base: its sources, how current they are and what depends on them."""
-
-
-@knowledge_group.command("status")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"]), default="table", show_default=True)
-@click.option("--as-of", callback=_parse_date, default=None, help="Count ages as of this date YYYY-MM-DD (default today).")
-@click.option("--due", is_flag=True, help="Only sources needing attention: stale, a draft over 12 months old, a re-check due.")
-@click.option("--sort", type=click.Choice(["status", "age", "id"]), default="status", show_default=True)
-@_OUTPUT_OPTION
-@click.pass_context
-def knowledge_status(
-    ctx: click.Context, fmt: str, as_of: datetime.date | None, due: bool, sort: str, output: Path | None
-) -> None:
-    """List every source with its status, confidence, dates and dependants, for the quarterly review."""
-    from cmcadvisor.knowledge_status import build_status
-    from cmcadvisor.render.knowledge_formats import render_status
-
-    with user_errors(ctx.find_root().params["debug"]):
-        context = _context(ctx)
-        if as_of is None:
-            as_of = datetime.date.today()
-            cliutil.note(ctx, f"ages counted as of today, {as_of.isoformat()}; give --as-of to choose the date")
-        report = build_status(context, as_of, due_only=due, sort=sort)  # type: ignore[arg-type]
-        color = output is None and fmt == "table" and cliutil.use_color(ctx)
-        _emit(render_status(report, fmt, color=color, width=table_width(output)), output, [])  # type: ignore[arg-type]
+# Commands of other modules, imported at first use: add_lazy(name, "module:attribute", first paragraph of its docstring).
+cli.add_lazy("rules", "cmcadvisor.cli_rules:rules", "List, show, lint and test the rule pack.")
+cli.add_lazy(
+    "scenarios", "cmcadvisor.cli_scenarios:scenarios", "Compare the baseline of PROGRAM with what-if scenarios, side by side."
+)
+cli.add_lazy(
+    "serve",
+    "cmcadvisor.cli_serve:serve",
+    "Start the local workspace over FOLDER (default: here): programs, forms, assessments, what-if, downloads.",
+)
+cli.add_lazy(
+    "knowledge",
+    "cmcadvisor.cli_knowledge:knowledge_group",
+    "Review the knowledge base: its sources, how current they are and what depends on them.",
+)
 
 
 @cli.command("config")

@@ -211,9 +211,29 @@ def rules_test(ctx: click.Context, engines: tuple[str, ...]) -> None:
         context = _context(ctx)
         chosen = [get_engine(name) for name in (engines or ("durable", "python"))]
         results = [r for engine in chosen for r in run_all_examples(context.pack, engine)]
+        policy_count, policy_problems = _policy_examples(context)
     failures = [r for r in results if not r.passed]
     for r in failures:
         click.echo(f"FAIL {r.rule} :: {r.example} [{r.engine}]: expected {r.expect}, got {r.got}", err=True)
+    for where, problem in policy_problems:
+        click.echo(f"FAIL {where}: {problem}", err=True)
     click.echo(f"{len(results) - len(failures)} passed, {len(failures)} failed")
-    if failures:
+    click.echo(
+        f"policy examples (meeting fit, make-or-buy, review clock): {policy_count - len(policy_problems)} passed, "
+        f"{len(policy_problems)} failed"
+    )
+    if failures or policy_problems:
         sys.exit(EXIT_FINDINGS)
+
+
+def _policy_examples(context: api.Context) -> tuple[int, list[tuple[str, str]]]:
+    """The worked examples of the policy kept as data: meeting fit, make-or-buy bands, review clock."""
+    from cmcadvisor.knowledge import make_or_buy_example_problems, review_clock_example_problems
+    from cmcadvisor.meetings.fit import example_problems
+
+    count, problems = example_problems(context.meeting_types)
+    kb = context.kb
+    count += len(kb.make_or_buy.examples) + sum(len(p.review_clock.examples) for p in kb.pathways.values() if p.review_clock)
+    problems += [(f"make_or_buy.yaml {where}", what) for where, what in make_or_buy_example_problems(kb.make_or_buy)]
+    problems += [(f"pathways.yaml {where}", what) for where, what in review_clock_example_problems(list(kb.pathways.values()))]
+    return count, problems

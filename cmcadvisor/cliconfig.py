@@ -146,12 +146,11 @@ class _Reader:
                 return None
             text = str(item)
             if param.name == "output":
-                head, sep, tail = text.partition(":")
-                text = (
-                    f"{head}:{tail if tail == '-' else self.relative(tail)}"
-                    if sep and head in formats
-                    else (text if text == "-" else self.relative(text))
-                )
+                from cmcadvisor.outputs import split
+
+                named, where = split(text, formats)
+                where = where if where == "-" else self.relative(where)
+                text = where if named is None else f"{named}:{where}"
             elif isinstance(param.type, click.Path):
                 text = self.relative(text)
             try:

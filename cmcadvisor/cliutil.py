@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cmcadvisor.errors import CmcAdvisorError, EngineError, UserInputError
+from cmcadvisor.cli_lazy import LazyGroup
+from cmcadvisor.errors import CmcAdvisorError, UserInputError
 from cmcadvisor.models import SEVERITY_RANK
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
     from cmcadvisor import api
+    from cmcadvisor.diff import Snapshot
     from cmcadvisor.loader import Document
     from cmcadvisor.models.program import ProgramFile
     from cmcadvisor.models.result import AssessmentResult
@@ -104,22 +106,13 @@ def user_errors(debug: bool) -> Iterator[None]:
         sys.exit(EXIT_USAGE)
     except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
         raise
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
         if is_broken_pipe(exc):
             end_quietly()
         if debug:
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}. Please report it; rerun with --debug for details.", err=True)
-        sys.exit(EXIT_INTERNAL)
-    except (EngineError, CmcAdvisorError) as exc:
-        if debug:
-            raise
-        click.echo(f"internal error: {exc}. Please report it; rerun with --debug for details.", err=True)
-        sys.exit(EXIT_INTERNAL)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
-        if debug:
-            raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc}. Please report it; rerun with --debug for details.", err=True)
+        shown = str(exc) if isinstance(exc, CmcAdvisorError) else f"{type(exc).__name__}: {exc}"
+        click.echo(f"internal error: {shown}. Please report it; rerun with --debug for details.", err=True)
         sys.exit(EXIT_INTERNAL)
 
 
@@ -396,7 +389,7 @@ def completion_script(command: click.Command, shell: str, prog_name: str = "cmca
 # ------------------------------------------------------------------ the settings file
 
 
-class ConfiguredGroup(click.Group):
+class ConfiguredGroup(LazyGroup):
     """The top command: reads the settings file (see :mod:`cmcadvisor.cliconfig`) before parsing options."""
 
     def make_context(
@@ -532,6 +525,16 @@ def assess_program(
     loaded, doc = api.read_validated(program, options, context)
     note_clock(ctx, options, loaded.program.as_of, doc.source)
     return api.assess(loaded, context, options, doc), loaded, doc, context
+
+
+def diff_side(ctx: click.Context, path: Path, options: api.Options, context: api.Context) -> Snapshot:
+    """One side of ``diff`` (a program file or an audit record), noting a date taken from the clock."""
+    from cmcadvisor.diff import snapshot
+
+    taken = snapshot(path, options, context)
+    if taken.undated is not None:
+        note_clock(ctx, options, None, taken.undated)
+    return taken
 
 
 def ci_report(fmt: str, result: AssessmentResult, doc: Document, context: api.Context, fail_on: str | None) -> str:

@@ -56,6 +56,7 @@ class Snapshot:
     milestones: dict[str, str | None] = field(default_factory=dict)
     make_or_buy: str | None = None
     risks: dict[tuple[str, str | None], Entry] = field(default_factory=dict)
+    undated: str | None = None  # the name of a program file with no as_of date of its own (for the clock note)
 
 
 @dataclass
@@ -200,7 +201,9 @@ def snapshot(path: Path, options: api.Options, context: api.Context) -> Snapshot
             )
     program, doc = api.read_validated(path, options, context)
     evaluated = api.evaluate(program, context, options, doc)
-    return snapshot_of(api.result_of(evaluated), evaluated.facts)
+    taken = snapshot_of(api.result_of(evaluated), evaluated.facts)
+    taken.undated = doc.source if program.program.as_of is None else None
+    return taken
 
 
 def _changed(

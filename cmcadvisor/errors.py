@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Compiled at first use (by re's own cache), not at import: every command, --version too, imports this module.
+_UNSAFE = "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ErrorItem:
         text = ": ".join(parts)
         if self.hint:
             text += f" ({self.hint})"
-        return _UNSAFE.sub(lambda found: found.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
+        return re.sub(_UNSAFE, lambda found: found.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text)
 
 
 class CmcAdvisorError(Exception):

@@ -213,8 +213,6 @@ def derive_facts(program: ProgramFile, as_of: datetime.date) -> FactSet:
         # an in vivo vector program is never asked about 21 CFR 1271.
         facts.scalars["product.regulated_solely_under_361"] = False
     stage = facts.scalars.get("clinical.stage")
-    if isinstance(stage, str):
-        facts.scalars["clinical.stage_index"] = STAGES.index(stage)
     if stage == "preclinical" and "clinical.evidence.first_in_human_tolerability" not in facts.scalars:
         # A program that has not dosed anyone has no first-in-human data: a preclinical program is never asked for them.
         facts.scalars["clinical.evidence.first_in_human_tolerability"] = False
@@ -232,21 +230,56 @@ def derive_facts(program: ProgramFile, as_of: datetime.date) -> FactSet:
                     item["order_slack_weeks"] = weeks - lead
             enriched.append(item)
         facts.collections["supply_chain.equipment"] = tuple(enriched)
-    cogs = facts.scalars.get("market_access.cogs_per_dose_usd")
-    doses = facts.scalars.get("indication.doses_per_patient")
-    price = facts.scalars.get("market_access.expected_price_usd")
+    compute_scalars(facts.scalars)
+    return facts
+
+
+COMPUTED_SCALARS = tuple(info.name for info in COMPUTED if "[]" not in info.name)
+
+
+def compute_scalars(scalars: dict[str, Value]) -> None:
+    """(Re)compute, in place, the scalar facts derived from other scalars; drop those whose sources are gone.
+
+    Called once per program by ``derive_facts`` and again by a what-if that changes one source fact,
+    so that a changed stage moves its stage index too.
+    """
+    for name in COMPUTED_SCALARS:
+        scalars.pop(name, None)
+    stage = scalars.get("clinical.stage")
+    if isinstance(stage, str) and stage in STAGES:
+        scalars["clinical.stage_index"] = STAGES.index(stage)
+    cogs = scalars.get("market_access.cogs_per_dose_usd")
+    doses = scalars.get("indication.doses_per_patient")
+    price = scalars.get("market_access.expected_price_usd")
     if _number(cogs) and _number(doses) and _number(price) and float(price) > 0:  # type: ignore[arg-type]
-        facts.scalars["market_access.cogs_share_of_price"] = round(float(cogs) * float(doses) / float(price), 6)  # type: ignore[arg-type]
-    capacity = facts.scalars.get("manufacturing.capacity_lots_per_year")
-    patients = facts.scalars.get("indication.patients_per_year_at_peak")
+        scalars["market_access.cogs_share_of_price"] = round(float(cogs) * float(doses) / float(price), 6)  # type: ignore[arg-type]
+    capacity = scalars.get("manufacturing.capacity_lots_per_year")
+    patients = scalars.get("indication.patients_per_year_at_peak")
     if _number(capacity) and _number(patients) and _number(doses) and float(patients) * float(doses) > 0:  # type: ignore[arg-type]
         demand = float(patients) * float(doses)  # type: ignore[arg-type]
-        facts.scalars["manufacturing.capacity_to_demand_ratio"] = round(float(capacity) / demand, 6)  # type: ignore[arg-type]
-    quality = facts.scalars.get("organization.quality_headcount")
-    cmc = facts.scalars.get("organization.cmc_headcount")
+        scalars["manufacturing.capacity_to_demand_ratio"] = round(float(capacity) / demand, 6)  # type: ignore[arg-type]
+    quality = scalars.get("organization.quality_headcount")
+    cmc = scalars.get("organization.cmc_headcount")
     if _number(quality) and _number(cmc) and float(cmc) > 0:  # type: ignore[arg-type]
-        facts.scalars["organization.quality_to_cmc_ratio"] = round(float(quality) / float(cmc), 6)  # type: ignore[arg-type]
-    return facts
+        scalars["organization.quality_to_cmc_ratio"] = round(float(quality) / float(cmc), 6)  # type: ignore[arg-type]
+
+
+def dependents(fact: str) -> tuple[str, ...]:
+    """The scalar facts computed from ``fact`` (a what-if on ``fact`` moves them too)."""
+    return tuple(info.name for info in COMPUTED if info.name in COMPUTED_SCALARS and fact in info.computed_from)
+
+
+def as_user_change(fact: str, value: Value) -> tuple[str, Value] | None:
+    """The program-file change behind a change of ``fact``: a stage index becomes its stage.
+
+    Other computed facts (ratios and shares) are kept as they are: a reader understands "cost of
+    goods below 30 % of price" as a target, though several program facts produce it.
+    """
+    if fact == "clinical.stage_index":
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(STAGES):
+            return "clinical.stage", STAGES[value]
+        return None
+    return fact, value
 
 
 def _number(value: object) -> bool:

@@ -11,7 +11,7 @@ not know about rules (rule-to-knowledge references are checked by :mod:`rulelint
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as _field
 from pathlib import Path
@@ -330,13 +330,17 @@ class ClockChoice:
 
 def review_clock(kb: KnowledgeBase, program_review: str | None, statuses: Mapping[str, str]) -> ClockChoice:
     """The program file's ``timeline.review`` when given, else the first pathway whose status calls for its clock."""
+    return _choose_clock(kb.pathways.values(), program_review, statuses)
+
+
+def _choose_clock(pathways: Iterable[Pathway], program_review: str | None, statuses: Mapping[str, str]) -> ClockChoice:
     if program_review is not None:
         return ClockChoice(program_review, None, None, "The program file sets the review clock (timeline.review).")
-    for pid, pathway in kb.pathways.items():
+    for pathway in pathways:
         choice = pathway.review_clock
-        status = statuses.get(pid)
+        status = statuses.get(pathway.id)
         if choice is not None and status in choice.statuses:
-            return ClockChoice(choice.clock, pid, status, choice.basis)
+            return ClockChoice(choice.clock, pathway.id, status, choice.basis)
     return ClockChoice("standard", None, None, "No pathway status calls for a shorter clock; the standard review clock applies.")
 
 
@@ -348,10 +352,7 @@ def review_clock_example_problems(pathways: Sequence[Pathway]) -> list[tuple[str
         if choice is None:
             continue
         for number, example in enumerate(choice.examples):
-            if example.review is not None:
-                got = example.review
-            else:
-                got = choice.clock if example.status in choice.statuses else "standard"
+            got = _choose_clock([pathway], example.review, {pathway.id: example.status}).clock
             if got != example.expect:
                 where = f"pathways[{index}].review_clock.examples[{number}]"
                 problems.append(

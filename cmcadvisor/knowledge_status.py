@@ -26,7 +26,6 @@ from cmcadvisor.rulelint import Attention, citation_attention
 
 STATUS_ORDER: tuple[str, ...] = ("final", "current", "draft", "superseded", "withdrawn")
 SortKey = Literal["status", "age", "id"]
-SORT_KEYS: tuple[str, ...] = ("status", "age", "id")
 
 # What can depend on a citation, in the order shown; "other" holds the knowledge entries with no id of their own.
 DEPENDANT_KINDS: tuple[str, ...] = ("rules", "pathways", "activities", "meeting_types", "risk_categories", "other")

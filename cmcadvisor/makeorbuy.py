@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cmcadvisor.conditions import CompiledRule, Lit, literals
-from cmcadvisor.facts import FactSet, Value, vocabulary
+from cmcadvisor.facts import COMPUTED, COMPUTED_SCALARS, FactSet, Value, as_user_change, compute_scalars, dependents, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase, capped_vote, confidence_band, factor_score, recommend
+from cmcadvisor.models.knowledge import ConfidenceBand, MakeOrBuyConfig
 from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor, MakeOrBuyFlip
 from cmcadvisor.models.rule import MAKE_OR_BUY_FACTORS
 from cmcadvisor.reference_eval import Truth, Verdict, run_fixpoint, test_literal
@@ -74,7 +75,14 @@ def _dependencies(pack: RulePack, rules: Sequence[LoadedRule]) -> tuple[Compiled
     return tuple(chosen[key].compiled for key in sorted(chosen))
 
 
-def _by_factor(pack: RulePack) -> dict[str, list[LoadedRule]]:
+def judged_band(mob: MakeOrBuy, config: MakeOrBuyConfig) -> tuple[int, ConfidenceBand | None]:
+    """How many considerations a recommendation judged, and the confidence band it meets (None: low confidence)."""
+    known = sum(1 for f in mob.factors if f.favours != "unknown")
+    return known, confidence_band(mob.score, known, mob.recommendation, config)
+
+
+def rules_by_factor(pack: RulePack) -> dict[str, list[LoadedRule]]:
+    """The active rules that vote on each make-or-buy consideration (every consideration a key), in id order."""
     groups: dict[str, list[LoadedRule]] = {factor: [] for factor in MAKE_OR_BUY_FACTORS}
     for rule in _factor_rules(pack):
         vote = rule.spec.then.make_or_buy
@@ -325,14 +333,17 @@ _PLANS: dict[tuple[str, str, int], _Plan] = {}
 def _affected(sub_pack: Sequence[CompiledRule]) -> dict[str, tuple[tuple[CompiledRule, ...], frozenset[str]]]:
     by_fact: dict[str, list[CompiledRule]] = {}
     consumers: dict[str, list[CompiledRule]] = {}
+    sources = {info.name: info.computed_from for info in COMPUTED if info.name in COMPUTED_SCALARS}
     for rule in sub_pack:
         for name in rule.shape.facts:
             by_fact.setdefault(name, []).append(rule)
+            for source in sources.get(name, ()):  # a change of the stage moves the stage index too
+                by_fact.setdefault(source, []).append(rule)
         for name in rule.shape.derived:
             consumers.setdefault(name, []).append(rule)
     out: dict[str, tuple[tuple[CompiledRule, ...], frozenset[str]]] = {}
     for fact, testing in by_fact.items():
-        affected = {rule.id: rule for rule in testing}
+        affected = {rule.id: rule for rule in sorted(testing, key=lambda rule: rule.id)}
         frontier = list(testing)
         while frontier:
             for name in frontier.pop().derives:
@@ -348,7 +359,7 @@ def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
     key = (pack.sha256, kb.sha256, len(pack.active))
     plan = _PLANS.get(key)
     if plan is None:
-        groups = _by_factor(pack)
+        groups = rules_by_factor(pack)
         rules = _factor_rules(pack)
         sub_pack = _dependencies(pack, rules)
         if len(_PLANS) >= 8:  # a few packs per process at most; never grows with programs
@@ -381,10 +392,19 @@ def build_make_or_buy(
     changed = FactSet(scalars, facts.lists, facts.collections)
     context: tuple[str, set[str], set[str]] | None = None
     could_flip = _could_flip(plan, kb, fired, base.recommendation)
-    open_facts = {fact for fact in plan.probes if could_flip(fact)}
-    for fact, value in _candidates(plan.probes, facts):
-        # A fact's candidates come nearest first, so its first flip is the one to report.
-        if fact not in open_facts or fact in flips:
+    open_facts: dict[str, bool] = {}
+    for probed, probe_value in _candidates(plan.probes, facts):
+        # A fact's candidates come nearest first, so its first flip is the one to report. A probe
+        # on a computed fact is tried as the program-file change behind it (stage index -> stage).
+        user_change = as_user_change(probed, probe_value)
+        if user_change is None:
+            continue
+        fact, value = user_change
+        if (
+            fact in flips
+            or not open_facts.setdefault(fact, could_flip(fact))
+            or (fact != probed and value == facts.scalars.get(fact))
+        ):
             continue
         affected, affected_ids = plan.affected.get(fact, ((), frozenset()))
         if context is None or context[0] != fact:
@@ -393,14 +413,19 @@ def build_make_or_buy(
             context = (fact, kept, given)
         _, kept, given = context
         current = facts.scalars.get(fact)
+        moved = (fact, *dependents(fact))
+        saved = {name: scalars[name] for name in moved if name in scalars}
         scalars[fact] = value
+        if len(moved) > 1:
+            compute_scalars(scalars)
         try:
             firings, _ = run_fixpoint(affected, changed, given)
         finally:
-            if current is None:
-                del scalars[fact]
-            else:
-                scalars[fact] = current
+            for name in moved:
+                if name in saved:
+                    scalars[name] = saved[name]
+                else:
+                    scalars.pop(name, None)
         recommendation = _recommend(plan.votes, kb, kept | {f.rule for f in firings})
         if recommendation not in (base.recommendation, "undetermined"):
             flips[fact] = f"{_describe(fact, value, current)} (gives {recommendation})"

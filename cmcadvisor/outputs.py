@@ -39,6 +39,12 @@ class Plan:
         return ((Target(self.stdout, None),) if self.stdout else ()) + self.files
 
 
+def split(value: str, formats: Sequence[str]) -> tuple[str | None, str]:
+    """``FORMAT:PATH`` as (FORMAT, PATH) when FORMAT is one of ``formats``; anything else is (None, a plain PATH)."""
+    head, sep, tail = value.partition(":")
+    return (head, tail) if sep and head in formats else (None, value)
+
+
 def plan(values: Sequence[str], default_fmt: str, formats: Sequence[str]) -> Plan:
     """Read the ``--output`` values of a command whose formats are ``formats``.
 
@@ -51,13 +57,13 @@ def plan(values: Sequence[str], default_fmt: str, formats: Sequence[str]) -> Pla
     stdout: list[str] = []
     plain: list[str] = []
     for value in values:
-        head, sep, tail = value.partition(":")
-        if sep and head in formats:
-            fmt, where = head, tail
+        named, where = split(value, formats)
+        if named is not None:
+            fmt = named
             if not where:
-                raise UsageError.single("--output", f"{value!r}: give a path after '{head}:' (or '-' for standard output)")
+                raise UsageError.single("--output", f"{value!r}: give a path after '{named}:' (or '-' for standard output)")
         else:
-            fmt, where = default_fmt, value
+            fmt = default_fmt
             if not where:
                 raise UsageError.single("--output", "an empty path; give FORMAT:PATH or PATH")
             plain.append(where)

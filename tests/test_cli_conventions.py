@@ -135,6 +135,24 @@ def test_a_program_without_as_of_says_which_date_was_used(tmp_path: Path, runner
     assert f"assessed as of today, {TODAY}" in _script("assess", str(undated)).stderr.decode()
 
 
+def test_diff_says_which_date_it_used_for_a_program_without_as_of(tmp_path: Path, runner: CliRunner) -> None:
+    undated = _without_as_of(tmp_path)
+    result = runner.invoke(cli, ["diff", str(CAR_T), str(undated)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"note: {undated} has no as_of date and no --as-of was given: assessed as of today, {TODAY}\n"
+    assert runner.invoke(cli, ["diff", str(CAR_T), str(undated), "--as-of", "2026-11-25"]).stderr == ""
+    assert runner.invoke(cli, ["--quiet", "diff", str(CAR_T), str(undated)]).stderr == ""
+    assert runner.invoke(cli, ["diff", str(CAR_T), str(CAR_T)]).stderr == ""  # the program has as_of
+
+
+def test_knowledge_status_notes_the_clock_unless_quiet(runner: CliRunner) -> None:
+    assert runner.invoke(cli, ["knowledge", "status"]).stderr == (
+        f"note: ages counted as of today, {TODAY}; give --as-of to choose the date\n"
+    )
+    quiet = runner.invoke(cli, ["--quiet", "knowledge", "status"])
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout
+
+
 def test_help_and_readme_agree_about_the_clock(runner: CliRunner) -> None:
     text = " ".join(runner.invoke(cli, ["assess", "--help"]).output.split())
     assert "with neither, today's date, and a note on stderr says so" in text

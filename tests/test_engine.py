@@ -522,3 +522,28 @@ def test_auto_falls_back_on_nan_but_not_on_a_failing_action(monkeypatch: pytest.
     with pytest.raises(EngineError, match="boom") as raised:
         auto.run(rules, derive_facts(random_program(4), AS_OF))
     assert not isinstance(raised.value, NativeEngineError)
+
+
+_JSON_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=5),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.sampled_from([1e-7, 4e-05, 1e16, -1e300, 2.0**53, -0.0]),
+)
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@hypothesis_given(_JSON_VALUES)
+def test_codec_dump_fast_path_writes_what_the_careful_writer_writes(value: Any) -> None:
+    """dump takes json.dumps only when it writes the same text as the number-aware writer (tiny and huge numbers differ)."""
+    codec = NumberCodec([2**60, -(2**70), 1e300])
+    assert codec.dump(value) == "".join(codec._parts(value))
+    assert codec.dump({"x": [1e-7]}) == '{"x":[0.0000001]}'  # json.dumps would write 1e-07, which durable-rules refuses
+    assert codec.dump({"big": 2**60}) == '{"big":' + str(2**53 + 2) + "}"

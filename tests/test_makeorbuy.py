@@ -91,7 +91,7 @@ def test_too_few_facts_is_undetermined() -> None:
 def _brute_force_flips(context: api.Context, program: ProgramFile) -> list[str]:
     """would_flip_if by exhaustion: every candidate change, the whole pack re-run, nearest kept."""
     from cmcadvisor import makeorbuy
-    from cmcadvisor.facts import FactSet, derive_facts
+    from cmcadvisor.facts import FactSet, as_user_change, compute_scalars, dependents, derive_facts
 
     facts = derive_facts(program, AS_OF)
     base = api.assess(program, context, api.Options(as_of=AS_OF)).make_or_buy.recommendation
@@ -99,8 +99,17 @@ def _brute_force_flips(context: api.Context, program: ProgramFile) -> list[str]:
         return []  # too few facts to recommend: no single change is reported as a flip
     plan = makeorbuy._plan(context.pack, context.kb)
     flips: dict[str, tuple[float, str]] = {}
-    for fact, value in makeorbuy._candidates(plan.probes, facts):
-        changed = FactSet({**facts.scalars, fact: value}, facts.lists, facts.collections)
+    for probed, probe_value in makeorbuy._candidates(plan.probes, facts):
+        user_change = as_user_change(probed, probe_value)  # a stage index is changed through its stage
+        if user_change is None:
+            continue
+        fact, value = user_change
+        if fact != probed and value == facts.scalars.get(fact):
+            continue
+        scalars = {**facts.scalars, fact: value}
+        if dependents(fact):  # a changed stage moves its stage index; a probed share stays as probed
+            compute_scalars(scalars)
+        changed = FactSet(scalars, facts.lists, facts.collections)
         fired = {f.rule for f in context.engine.run(context.pack.compiled_active(), changed).firings}
         recommendation = makeorbuy._recommend(plan.votes, context.kb, fired)
         if recommendation in (base, "undetermined"):
@@ -310,3 +319,17 @@ def test_the_audit_record_names_the_policy_applied(tmp_path: Path) -> None:
     assert policy["review_clock"] == {"clock": "priority", "pathway": "us.priority_review", "status": "eligible"}
     assert policy["make_or_buy"]["vote_cap"] == 3 and policy["make_or_buy"]["confidence_band"] is None
     assert [b["confidence"] for b in policy["make_or_buy"]["confidence_bands"]] == ["high", "medium"]
+
+
+@pytest.mark.parametrize("example", sorted(path.name for path in (ROOT / "examples").glob("*.yaml")))
+def test_every_reported_flip_flips_a_real_rerun(example: str) -> None:
+    """A flip is a promise: the same change made in the program file gives the answer it names."""
+    path = ROOT / "examples" / example
+    result = api.assess_file(path, api.Options(engine="python"), BUILTIN)
+    for flip in result.make_or_buy.flips:
+        if flip.fact.rsplit(".", 1)[-1] in ("cogs_share_of_price", "capacity_to_demand_ratio", "quality_to_cmc_ratio"):
+            continue  # a computed share or ratio: no single program-file value to set
+        value = flip.value if flip.op == "=" else flip.value
+        override = f"{flip.fact}={str(value).lower() if isinstance(value, bool) else value}"
+        rerun = api.assess_file(path, api.Options(engine="python", overrides=(override,)), BUILTIN)
+        assert rerun.make_or_buy.recommendation == flip.gives, (example, override)

@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import ROOT
 
 from cmcadvisor import api
@@ -746,7 +747,8 @@ def test_pmda_consultations_set_no_date_they_do_not_publish(kn: MeetingKnowledge
     brief = build_brief(result, program, meeting, kn)
     assert [(d.date, d.rule) for d in brief.key_dates] == [(None, meeting.date_basis)]
     dates = next(i for i in brief.request if i.id == "dates")
-    assert dates.lines[0].startswith("No date is set")
+    # The knowledge's reason already says no date is set: said once, not twice.
+    assert dates.lines[0] == meeting.date_basis and dates.lines[0].lower().count("no date is set") == 1
     assert brief.agency_short == "PMDA" and brief.request_title == "Consultation application"
     assert "PMDA" in brief.disclaimer and "FDA" not in brief.disclaimer
     assert any(c.id == "CIT-PMDA-CONSULTATIONS" for c in brief.sources)
@@ -934,3 +936,35 @@ def test_fit_examples_in_meetings_yaml(kn: MeetingKnowledge, type_id: str, index
 
 def test_every_meeting_type_has_examples(kn: MeetingKnowledge) -> None:
     assert all(t.examples for t in kn.types.values())
+
+
+def test_meetings_plan_from_the_facts_the_caller_derived(kn: MeetingKnowledge) -> None:
+    """The assessment passes the facts it evaluated: the same meetings as deriving them again, and those facts are used."""
+    from cmcadvisor.facts import derive_facts
+
+    for path in (CAR_T, AAV):
+        result, program = assessed(path)
+        derived = meetings_for(result.findings, program, AS_OF, kn)
+        assert meetings_for(result.findings, program, AS_OF, kn, derive_facts(program, AS_OF)) == derived
+        pivotal = derive_facts(with_clinical(program, stage="pivotal"), AS_OF)  # facts of a later stage: other meetings
+        assert [m.type for m in meetings_for(result.findings, program, AS_OF, kn, pivotal)] == ["pre_bla"]
+        assert [m.type for m in derived] != ["pre_bla"]
+
+
+def test_rules_test_runs_the_policy_examples(runner: CliRunner, tmp_path: Path) -> None:
+    """`rules test` runs the meeting-fit, make-or-buy and review-clock examples, and fails on a wrong one."""
+    from cmcadvisor.cli import cli
+
+    ok = runner.invoke(cli, ["rules", "test", "--engine", "python"])
+    assert ok.exit_code == 0, ok.output
+    assert "policy examples (meeting fit, make-or-buy, review clock):" in ok.output and " 0 failed" in ok.output
+    folder = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", folder)
+    text = (folder / "meetings.yaml").read_text(encoding="utf-8")
+    at = text.index("fit: ", text.index("    examples:"))  # the first worked example's expected fit
+    end = text.index("\n", at)
+    wrong = "fits" if text[at + 5 : end].strip() != "fits" else "does_not_fit"
+    (folder / "meetings.yaml").write_text(text[:at] + f"fit: {wrong}" + text[end:], encoding="utf-8")
+    bad = runner.invoke(cli, ["--knowledge-dir", str(folder), "rules", "test", "--engine", "python"])
+    assert bad.exit_code == 1, bad.output
+    assert "FAIL meetings.yaml" in bad.output and f"not {wrong}" in bad.output

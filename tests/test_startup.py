@@ -54,3 +54,35 @@ def test_assess_json_loads_no_renderer_it_does_not_use() -> None:
     found = _tops(_loaded("assess", example, "--format", "json", "--as-of", "2026-11-25"))
     assert "cmcadvisor.api" in found and "pydantic" in found  # it did assess
     assert not found & set(RENDERING), sorted(found & set(RENDERING))
+
+
+def test_help_and_version_import_no_lazily_registered_command() -> None:
+    from cmcadvisor.cli import cli
+    from cmcadvisor.cli_lazy import LazyCommands
+
+    assert isinstance(cli.commands, LazyCommands)
+    lazy = {target.partition(":")[0] for target, _ in cli.commands.registered.values()}
+    assert "cmcadvisor.cli_rules" in lazy
+    for args in (["--help"], ["--version"]):
+        assert not _loaded(*args) & lazy, args
+    assert "cmcadvisor.cli_rules" in _loaded("rules", "--help")  # looked up: imported
+
+
+def test_lazy_command_summaries_are_the_first_paragraph_of_their_docstring() -> None:
+    """--help lists a lazily registered command from its summary: it must read as the command's own short help."""
+    import click
+
+    from cmcadvisor.cli import cli
+    from cmcadvisor.cli_lazy import LazyCommands
+
+    commands = cli.commands
+    assert isinstance(commands, LazyCommands)
+    assert {"rules", "scenarios", "serve"} <= set(commands.registered)
+    for name, (_, stand_in) in commands.registered.items():
+        real = commands[name]  # imports it
+        assert commands.stand_in(name) is real and real is not stand_in
+        assert real.help is not None and stand_in.help == real.help.split("\n\n")[0].strip(), name
+        for limit in (30, 45, 80, 200):
+            assert stand_in.get_short_help_str(limit) == real.get_short_help_str(limit), (name, limit)
+    runner = click.testing.CliRunner()
+    assert "List, show, lint and test the rule pack." in runner.invoke(cli, ["--help"]).output

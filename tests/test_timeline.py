@@ -509,7 +509,7 @@ def test_report_names_the_freezer_and_the_bla_delay(runner: CliRunner, tmp_path:
     assert "LN2 vapour-phase storage freezer" in result.output
     assert "moves the BLA submission forecast by 195 days" in result.output
     table = runner.invoke(cli, ["timeline", str(path)])
-    assert "Late item: LN2 vapour-phase storage freezer" in table.output and "195 days" in table.output
+    assert "Late long-lead items:\n- LN2 vapour-phase storage freezer: " in table.output and "195 days" in table.output
 
 
 def test_unqualified_material_holds_up_engineering_runs() -> None:

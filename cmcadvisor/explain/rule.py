@@ -46,7 +46,8 @@ def _tree(node: Node, facts: FactSet, item: Item | None, index: int | None, dept
         else:
             actual = facts.get(node.fact)
         value = "" if node.op in ("exists", "missing") else f" {_show(node.value)}"
-        return [f"{pad}[{mark}] {node.fact} {node.op}{value} (is {_show(actual)})"]
+        now = "not given" if actual is None else f"is {_show(actual)}"
+        return [f"{pad}[{mark}] {node.fact} {node.op}{value} ({now})"]
     lines = [f"{pad}[{mark}] {'all of' if isinstance(node, And) else 'any of'}:"]
     for child in node.children:
         lines.extend(_tree(child, facts, item, index, depth + 1))

@@ -25,11 +25,12 @@ from cmcadvisor.explain.models import (
     Vote,
 )
 from cmcadvisor.explain.rule import explain_rule, rule_state
-from cmcadvisor.knowledge import capped_vote, confidence_band
+from cmcadvisor.knowledge import capped_vote
 from cmcadvisor.loader import Document
+from cmcadvisor.makeorbuy import judged_band, rules_by_factor
 from cmcadvisor.models.knowledge import ACTIVITY_IDS, MILESTONE_IDS
 from cmcadvisor.models.program import ProgramFile
-from cmcadvisor.models.result import AssessmentResult
+from cmcadvisor.models.result import AssessmentResult, MakeOrBuy
 from cmcadvisor.registry import LoadedRule
 
 MAKE_OR_BUY = "make-or-buy"
@@ -89,11 +90,11 @@ def explain_target(
         return explain_rule(ev, rule)
     if kind in ("activity", "milestone"):
         return explain_schedule_item(ev, target, kind)
+    if kind == "make-or-buy":
+        return explain_make_or_buy(ev, api.make_or_buy_of(ev))
     result = api.result_of(ev)
     if kind == "pathway":
         return explain_pathway(ev, result, target)
-    if kind == "make-or-buy":
-        return explain_make_or_buy(ev, result)
     return explain_meeting_type(ev, result, target)
 
 
@@ -164,14 +165,10 @@ def _value(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def explain_make_or_buy(ev: api.Evaluated, result: AssessmentResult) -> MakeOrBuyExplanation:
+def explain_make_or_buy(ev: api.Evaluated, mob: MakeOrBuy) -> MakeOrBuyExplanation:
     """Each consideration, its votes and evidence, the policy applied and what would flip the answer."""
-    mob, config = result.make_or_buy, ev.kb.make_or_buy
-    factor_rules: dict[str, list[LoadedRule]] = {}
-    for rule in ev.pack.active:
-        vote = rule.spec.then.make_or_buy
-        if vote is not None:
-            factor_rules.setdefault(vote.factor, []).append(rule)
+    config = ev.kb.make_or_buy
+    factor_rules = rules_by_factor(ev.pack)
     flips_by_fact = {flip.fact: f"{flip.fact} {flip.op} {_value(flip.value)} (gives {flip.gives})" for flip in mob.flips}
     factors: list[FactorExplanation] = []
     for factor in mob.factors:
@@ -206,8 +203,7 @@ def explain_make_or_buy(ev: api.Evaluated, result: AssessmentResult) -> MakeOrBu
                 would_flip=[flips_by_fact[f.fact] for f in mob.flips if f.fact in tested],
             )
         )
-    known = sum(1 for f in mob.factors if f.favours != "unknown")
-    band = confidence_band(mob.score, known, mob.recommendation, config)
+    known, band = judged_band(mob, config)
     if band is not None:
         rule_text = (
             f"{band.confidence}: {band.basis} (at least {band.min_known_factors} considerations judged, "
@@ -258,10 +254,10 @@ def _schedule_effect(rule: LoadedRule) -> str | None:
 def explain_schedule_item(ev: api.Evaluated, item_id: str, kind: str) -> ScheduleExplanation:
     """What sets an activity's or milestone's dates, what makes it late, the smallest change that would help.
 
-    The timeline answers (:func:`cmcadvisor.timeline.explain.explain_activity`); this adds the state
+    The timeline answers (:func:`cmcadvisor.timeline.explain.explain_built`); this adds the state
     of the rules behind it and, for the approval milestones, the review-clock policy applied.
     """
-    from cmcadvisor.timeline.explain import explain_activity
+    from cmcadvisor.timeline.explain import explain_built
 
     choice = api.clock_choice(ev)
     policy: list[str] = []
@@ -273,9 +269,7 @@ def explain_schedule_item(ev: api.Evaluated, item_id: str, kind: str) -> Schedul
         )
         policy.append(f"The BLA review is planned on the {choice.clock} clock, chosen by {where}: {choice.basis}")
     try:
-        detail = explain_activity(
-            ev.program, ev.facts, ev.pack, ev.kb, ev.run.firings, ev.as_of, item_id, priority_review=choice.clock == "priority"
-        )
+        detail = explain_built(api.built_of(ev), item_id, ev.kb)
     except UsageError:  # not on this program's timeline: which rules would put it there
         adders = [r for r in ev.pack.active if item_id in r.spec.then.requires or item_id in r.spec.then.before]
         return ScheduleExplanation(

@@ -6,6 +6,8 @@ line can be traced. It only formats the answer it is given; it computes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from cmcadvisor.explain.models import (
     Answer,
     MakeOrBuyExplanation,
@@ -19,6 +21,25 @@ from cmcadvisor.explain.models import (
 
 def _or(value: object, absent: str = "none") -> str:
     return absent if value is None or value == "" else str(value)
+
+
+def _value(value: object) -> str:
+    """A fact's value as the program file would spell it (``true``, ``["eu", "us"]``), not as Python would."""
+    import json
+
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def _section(heading: str, items: Iterable[object]) -> list[str]:
+    """A heading line with its items indented under it; nothing at all when there are no items."""
+    shown = [f"  {item}" for item in items]
+    return [heading, *shown] if shown else []
+
+
+def _sources(citations: Sequence[str]) -> list[str]:
+    return [f"sources: {', '.join(citations)}"] if citations else []
 
 
 def _state(state: RuleState) -> str:
@@ -51,9 +72,7 @@ def _rule(answer: RuleExplanation) -> list[str]:
             lines.append(f"effect: {answer.effect}")
     elif answer.status != "fired":
         lines.append("no single set of fact changes found that would make it fire")
-    if answer.effects:
-        lines.append("when it fires, it:")
-        lines.extend(f"  {effect}" for effect in answer.effects)
+    lines.extend(_section("when it fires, it:", answer.effects))
     lines.append("sources:")
     lines.extend(f"  {citation}" for citation in answer.citations)
     return lines
@@ -63,25 +82,15 @@ def _pathway(answer: PathwayExplanation) -> list[str]:
     lines = [f"{answer.id}: {answer.name}", f"status: {answer.status.replace('_', ' ')}"]
     lines.append(f"decided by: {', '.join(answer.deciding) or 'no rule'}")
     lines.append(f"why: {answer.rationale}")
-    if answer.rules:
-        lines.append("rules that can set it:")
-        lines.extend(f"  {_state(s)}" for s in answer.rules)
-    if answer.settle:
-        lines.append("what would settle or change it:")
-        lines.extend(f"  {s}" for s in answer.settle)
-    if answer.questions:
-        lines.append("questions to ask:")
-        lines.extend(f"  {q}" for q in answer.questions)
-    if answer.unsettled:
-        lines.append("caveats:")
-        lines.extend(f"  {u}" for u in answer.unsettled)
+    lines.extend(_section("rules that can set it:", map(_state, answer.rules)))
+    lines.extend(_section("what would settle or change it:", answer.settle))
+    lines.extend(_section("questions to ask:", answer.questions))
+    lines.extend(_section("caveats:", answer.unsettled))
     if answer.next_step:
         due = f" (by {answer.next_step_due})" if answer.next_step_due else ""
         lines.append(f"next step{due}: {answer.next_step}")
     lines.extend(f"policy: {p}" for p in answer.policy)
-    if answer.citations:
-        lines.append(f"sources: {', '.join(answer.citations)}")
-    return lines
+    return lines + _sources(answer.citations)
 
 
 def _make_or_buy(answer: MakeOrBuyExplanation) -> list[str]:
@@ -92,6 +101,8 @@ def _make_or_buy(answer: MakeOrBuyExplanation) -> list[str]:
         f"confidence: {answer.confidence_rule}",
         f"policy ({answer.policy_source}): each consideration's net vote is capped at {answer.vote_cap} either way "
         f"and divided by {answer.vote_cap}",
+        f"how it adds up: score = the sum of the considerations' contributions; a contribution is the consideration's "
+        f"score (net vote / {answer.vote_cap}, from -1 CDMO to +1 in-house) times its weight" + _equal_weights(answer),
         "considerations:",
     ]
     for factor in answer.factors:
@@ -103,16 +114,21 @@ def _make_or_buy(answer: MakeOrBuyExplanation) -> list[str]:
         lines.extend(f"    vote {v.rule} ({v.favours.replace('_', ' ')} +{v.strength}): {v.title}" for v in factor.votes)
         lines.extend(f"    waiting: {_state(s)}" for s in factor.waiting)
         if factor.evidence:
-            lines.append("    evidence: " + ", ".join(f"{k}={v}" for k, v in factor.evidence.items()))
+            lines.append("    evidence: " + ", ".join(f"{k} = {_value(v)}" for k, v in factor.evidence.items()))
         if factor.missing:
             lines.append("    missing: " + ", ".join(factor.missing))
         lines.extend(f"    would flip: {flip}" for flip in factor.would_flip if flip)
-    if answer.would_flip_if:
-        lines.append("what would flip it (one fact at a time):")
-        lines.extend(f"  {flip}" for flip in answer.would_flip_if)
-    else:
-        lines.append("no single fact change found that would flip it")
-    return lines
+    flips = _section("what would flip it (one fact at a time):", answer.would_flip_if)
+    return lines + (flips or ["no single fact change found that would flip it"])
+
+
+def _equal_weights(answer: MakeOrBuyExplanation) -> str:
+    """``(equal weights: 1/7 = 0.1429 each)`` when every consideration weighs the same, else nothing."""
+    weights = {round(f.weight, 6) for f in answer.factors}
+    if len(weights) != 1 or not answer.factors:
+        return ""
+    n = len(answer.factors)
+    return f" (equal weights: 1/{n} = {answer.factors[0].weight:.4f} each)"
 
 
 def _schedule(answer: ScheduleExplanation) -> list[str]:
@@ -120,9 +136,7 @@ def _schedule(answer: ScheduleExplanation) -> list[str]:
     detail = answer.schedule
     if detail is None:
         lines.append("not on this program's timeline: no rule that fired asks for it")
-        if answer.could_add:
-            lines.append("rules that would put it there:")
-            lines.extend(f"  {_state(s)}" for s in answer.could_add)
+        lines.extend(_section("rules that would put it there:", map(_state, answer.could_add)))
         lines.extend(f"policy: {p}" for p in answer.policy)
         return lines
     lines.append(f"status: {detail.status.replace('_', ' ')}" + (f" ({detail.status_basis})" if detail.status_basis else ""))
@@ -139,13 +153,16 @@ def _schedule(answer: ScheduleExplanation) -> list[str]:
     if detail.duration_basis:
         lines.append(f"duration basis: {detail.duration_basis}")
     lines.append(f"start set by: {detail.set_by}")
-    if detail.predecessors:
-        lines.append("must finish first:")
-        lines.extend(
-            f"  {e.id}{f' (+{e.lag_days} days)' if e.lag_days else ''}, added by {', '.join(e.added_by) or 'the plan'}"
-            f"{' <- sets the start' if e.sets_start else ''}"
-            for e in detail.predecessors
+    lines.extend(
+        _section(
+            "must finish first:",
+            (
+                f"{e.id}{f' (+{e.lag_days} days)' if e.lag_days else ''}, added by {', '.join(e.added_by) or 'the plan'}"
+                f"{' <- sets the start' if e.sets_start else ''}"
+                for e in detail.predecessors
+            ),
         )
+    )
     if detail.successors:
         lines.append("waiting for it: " + ", ".join(e.id for e in detail.successors))
     if detail.driving_chain:
@@ -157,13 +174,9 @@ def _schedule(answer: ScheduleExplanation) -> list[str]:
     if detail.smallest_change is not None:
         lines.append(f"smallest change that would bring it back: {detail.smallest_change.text}")
         lines.extend(f"  or: {c.text}" for c in detail.other_changes)
-    if answer.rules:
-        lines.append("rules:")
-        lines.extend(f"  {_state(s)}" for s in answer.rules)
+    lines.extend(_section("rules:", map(_state, answer.rules)))
     lines.extend(f"policy: {p}" for p in answer.policy)
-    if detail.citations:
-        lines.append(f"sources: {', '.join(detail.citations)}")
-    return lines
+    return lines + _sources(detail.citations)
 
 
 def _meeting(answer: MeetingAnswer) -> list[str]:
@@ -171,31 +184,28 @@ def _meeting(answer: MeetingAnswer) -> list[str]:
     shown = "suggested for this program" if m.suggested else "not among the meetings suggested for this program"
     lines = [f"{m.type}: {m.name} ({m.agency}, {m.category}; {shown})", f"fit: {m.fit.replace('_', ' ')}"]
     lines.extend(f"  {r}" for r in m.fit_reasons)
-    if m.checks:
-        lines.append("fit tests:")
-        lines.extend(
-            f"  [{c.result}] {c.test}"
-            + (f" -> {c.effect}" if c.effect else "")
-            + (f"; missing {', '.join(c.missing)}" if c.missing else "")
-            for c in m.checks
+    lines.extend(
+        _section(
+            "fit tests:",
+            (
+                f"[{c.result}] {c.test}"
+                + (f" -> {c.effect}" if c.effect else "")
+                + (f"; missing {', '.join(c.missing)}" if c.missing else "")
+                for c in m.checks
+            ),
         )
+    )
     if m.suggested_types:
         lines.append("meetings suggested next: " + ", ".join(m.suggested_types))
-    if m.dates:
-        lines.append("dates:")
-        lines.extend(f"  {d.label}: {_or(d.date, 'not dated')} ({d.rule})" for d in m.dates)
+    lines.extend(_section("dates:", (f"{d.label}: {_or(d.date, 'not dated')}. {d.rule}" for d in m.dates)))
     if m.date_basis:
         lines.append(f"date basis: {m.date_basis}")
     lines.extend(f"  note: {n}" for n in m.date_notes)
-    if m.questions:
-        lines.append("questions and the rules behind them:")
-        lines.extend(f"  {q.number}. [{', '.join(q.rules)}] {q.text}" for q in m.questions)
-    if answer.rules:
-        lines.append("rules:")
-        lines.extend(f"  {_state(s)}" for s in answer.rules)
-    if m.citations:
-        lines.append(f"sources: {', '.join(m.citations)}")
-    return lines
+    lines.extend(
+        _section("questions and the rules behind them:", (f"{q.number}. [{', '.join(q.rules)}] {q.text}" for q in m.questions))
+    )
+    lines.extend(_section("rules:", map(_state, answer.rules)))
+    return lines + _sources(m.citations)
 
 
 def render_text(answer: Answer) -> str:

@@ -59,7 +59,10 @@ def _block(name: str, d: _Draft) -> list[str]:
     if name == "meeting_type":
         return [f"{meeting.name} ({meeting.fda_category}). {meeting.purpose}", *meeting.fit_reasons]
     if name == "feedback":
-        topics = f"on {', '.join(d.focus)}." if d.focus else "[list the topics]."
+        # Topics carry commas of their own ("empty, partial and full capsids"): semicolons keep them apart.
+        focus = list(d.focus)
+        listed = "; ".join(focus[:-1]) + "; and " + focus[-1] if len(focus) > 1 else "".join(focus)
+        topics = f"on {listed}." if focus else "[list the topics]."
         return [f"To obtain the Agency's feedback on {plural(len(meeting.questions), 'question')} {topics}"]
     if name == "agenda":
         total = f" (about {meeting.meeting_minutes} minutes in all)" if meeting.meeting_minutes else ""
@@ -71,16 +74,17 @@ def _block(name: str, d: _Draft) -> list[str]:
         return [f"Disciplines the questions need: {', '.join(needed) if needed else '[disciplines]'}."]
     if name == "dates":
         if meeting.recommended_date is None:
-            return [f"No date is set: {meeting.date_basis}", "[Preferred dates.]", *meeting.date_notes]
+            # The knowledge's no_dates text already says that no date is set, and why.
+            return [meeting.date_basis, "[Preferred dates.]", *meeting.date_notes]
         if not agency.pdufa_goals:
             return [
                 f"Intended submission date: {meeting.request_due}.",
-                f"Meeting date: {meeting.recommended_date} ({meeting.date_basis}).",
+                f"Meeting date: {meeting.recommended_date}, set from {meeting.date_basis}.",
                 "[Alternative submission dates from the agency's published timetable.]",
                 *meeting.date_notes,
             ]
         return [
-            f"Requested meeting date: {meeting.recommended_date} ({meeting.date_basis}).",
+            f"Requested meeting date: {meeting.recommended_date}, set from {meeting.date_basis}.",
             "[Two alternative dates and times.]",
             *meeting.date_notes,
         ]
@@ -88,7 +92,8 @@ def _block(name: str, d: _Draft) -> list[str]:
         ms = milestones(d.program)
         if not ms:
             return []
-        return ["Planned milestones: " + "; ".join(f"{MILESTONE_LABELS[k]} {v.isoformat()}" for k, v in ms.items()) + "."]
+        in_order = sorted(ms.items(), key=lambda kv: (kv[1], kv[0]))  # by date, as a reader expects
+        return ["Planned milestones: " + "; ".join(f"{MILESTONE_LABELS[k]} {v.isoformat()}" for k, v in in_order) + "."]
     if name == "interactions":
         lines = []
         for inter in d.program.interactions or []:

@@ -12,6 +12,7 @@ type is named in this module's code; it must not draft questions or dates.
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -72,7 +73,9 @@ def _describe(node: Node) -> str:
     from cmcadvisor.conditions import Lit
 
     if isinstance(node, Lit):
-        return f"{node.fact} {node.op} {node.value!r}" if node.value is not None else f"{node.fact} {node.op}"
+        return (
+            f"{node.fact} {node.op} {json.dumps(node.value, default=str)}" if node.value is not None else f"{node.fact} {node.op}"
+        )
     joiner = " and " if type(node).__name__ == "And" else " or "
     return "(" + joiner.join(_describe(child) for child in node.children) + ")"
 
@@ -99,7 +102,12 @@ def evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> Fi
         )
         reasons.append(reason)
         checks.append(
-            FitCheck(test=f"program.regions meets {agency.regions}", result="false", effect="does_not_fit", reason=reason)
+            FitCheck(
+                test=f"program.regions meets {json.dumps(list(agency.regions))}",
+                result="false",
+                effect="does_not_fit",
+                reason=reason,
+            )
         )
     stage = facts.scalars.get("clinical.stage")
     if stage is None:
@@ -107,7 +115,7 @@ def evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> Fi
         reason = "The clinical stage is not given; cmcadvisor cannot tell whether this meeting suits the program's stage."
         checks.append(
             FitCheck(
-                test=f"clinical.stage in {mtype.stages}",
+                test=f"clinical.stage in {json.dumps(list(mtype.stages))}",
                 result="unknown",
                 effect="check",
                 reason=reason,
@@ -118,14 +126,18 @@ def evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> Fi
         reason = (
             f"The program's stage ({shown('clinical.stage', stage)}) is one the {mtype.name} serves ({stage_list(mtype.stages)})."
         )
-        checks.append(FitCheck(test=f"clinical.stage in {mtype.stages}", result="true", reason=reason))
+        checks.append(FitCheck(test=f"clinical.stage in {json.dumps(list(mtype.stages))}", result="true", reason=reason))
     else:
         worse("does_not_fit")
         reason = (
             f"The program's stage ({shown('clinical.stage', stage)}) is not one the {mtype.name} usually serves "
             f"({stage_list(mtype.stages)})."
         )
-        checks.append(FitCheck(test=f"clinical.stage in {mtype.stages}", result="false", effect="does_not_fit", reason=reason))
+        checks.append(
+            FitCheck(
+                test=f"clinical.stage in {json.dumps(list(mtype.stages))}", result="false", effect="does_not_fit", reason=reason
+            )
+        )
     reasons.append(reason)
     for test in kn.fit_tests.get(mtype.id, ()):
         source = mtype.fit[test.index]
@@ -193,15 +205,21 @@ def example_facts(facts: dict[str, object]) -> FactSet:
 
 
 def suggest_types(
-    program: ProgramFile, as_of: datetime.date, kn: MeetingKnowledge, agencies: Iterable[str] | None = None
+    program: ProgramFile,
+    as_of: datetime.date,
+    kn: MeetingKnowledge,
+    agencies: Iterable[str] | None = None,
+    base: FactSet | None = None,
 ) -> list[str]:
     """The meeting type ids that come next for the program, in the knowledge's order (deterministic).
 
     A type is suggested when its ``suggest_when`` holds and its fit (stages, regions, fit tests)
-    is not "does not fit". ``agencies`` limits the agencies (default: every agency).
+    is not "does not fit". ``agencies`` limits the agencies (default: every agency). ``base``:
+    the program's facts as of ``as_of`` when the caller has them already (derived here otherwise).
     """
     wanted = set(agencies) if agencies is not None else None
-    base = derive_facts(program, as_of)
+    if base is None:
+        base = derive_facts(program, as_of)
     out: list[str] = []
     for type_id, mtype in kn.types.items():
         if wanted is not None and mtype.agency not in wanted:
@@ -212,11 +230,31 @@ def suggest_types(
 
 
 def suggestion_text(
-    program: ProgramFile, as_of: datetime.date, kn: MeetingKnowledge, agencies: Iterable[str] | None = None
+    program: ProgramFile,
+    as_of: datetime.date,
+    kn: MeetingKnowledge,
+    agencies: Iterable[str] | None = None,
+    base: FactSet | None = None,
 ) -> str | None:
     """The sentence naming the program's next meetings, for a type that does not fit (None when there are none)."""
-    suggested = suggest_types(program, as_of, kn, agencies)
+    suggested = suggest_types(program, as_of, kn, agencies, base)
     if not suggested:
         return None
     names = ", ".join(meeting_name(t) if t in MEETING_TYPE_IDS else kn.types[t].name for t in suggested)
     return f"For this program cmcadvisor suggests: {names}."
+
+
+def example_problems(kn: MeetingKnowledge) -> tuple[int, list[tuple[str, str]]]:
+    """Run every worked fit example of meetings.yaml: (how many ran, [(where, what went wrong)])."""
+    count, problems = 0, []
+    for mtype in sorted(kn.types.values(), key=lambda t: t.id):
+        for index, example in enumerate(mtype.examples):
+            count += 1
+            facts = example_facts(dict(example.facts))
+            result = evaluate_fit(mtype, facts, kn)
+            where = f"meetings.yaml {mtype.id} examples[{index}] ({example.name})"
+            if result.fit != example.fit:
+                problems.append((where, f"fit is {result.fit}, not {example.fit}"))
+            elif example.suggested is not None and suggested(mtype, facts, kn) != example.suggested:
+                problems.append((where, f"suggested is {not example.suggested}, not {example.suggested}"))
+    return count, problems

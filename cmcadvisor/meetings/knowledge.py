@@ -29,7 +29,7 @@ from cmcadvisor.models.meetings import (
     OutlineProseFile,
 )
 from cmcadvisor.models.rule import TOPICS, Condition
-from cmcadvisor.validation import validate_document
+from cmcadvisor.validation import load_model, validate_document
 
 REQUEST_ITEM_IDS = frozenset(
     {
@@ -144,12 +144,9 @@ def load_meeting_types(folder: Path | None = None, citations: Mapping[str, Citat
         if not path.is_file():
             raise KnowledgeError.single(f"{shown_root}/{path.name}", "missing knowledge file")
     try:
-        settings = validate_document(
-            load_document(meetings_path, display=f"{shown_root}/meetings.yaml"), MeetingsFile, KnowledgeError
-        )
-        ctd_file = validate_document(
-            load_document(ctd_path, display=f"{shown_root}/ctd_sections.yaml"), CtdSectionsFile, KnowledgeError
-        )
+        # Through the content-hash cache (validated again, without parsing YAML), as the other knowledge files.
+        settings = load_model(meetings_path, MeetingsFile, KnowledgeError, display=f"{shown_root}/meetings.yaml")
+        ctd_file = load_model(ctd_path, CtdSectionsFile, KnowledgeError, display=f"{shown_root}/ctd_sections.yaml")
         known = dict(citations) if citations is not None and base == (folder or builtin) else _read_citations(base, shown_root)
     except KnowledgeError:
         raise
@@ -157,9 +154,7 @@ def load_meeting_types(folder: Path | None = None, citations: Mapping[str, Citat
         raise KnowledgeError(exc.items) from None
     outline_path = data_dir("templates") / "brief_outline.yaml"
     try:
-        outline = validate_document(
-            load_document(outline_path, display="templates/brief_outline.yaml"), OutlineProseFile, KnowledgeError
-        )
+        outline = load_model(outline_path, OutlineProseFile, KnowledgeError, display="templates/brief_outline.yaml")
     except KnowledgeError:
         raise
     except UserInputError as exc:

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Sequence
 
 from cmcadvisor.errors import UsageError
+from cmcadvisor.facts import FactSet, derive_facts
 from cmcadvisor.meetings.fit import evaluate_fit, meeting_facts, suggest_types, suggestion_text
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
 from cmcadvisor.meetings.questions import agenda, cdrp_note, draft_questions, topic_label
@@ -112,17 +113,21 @@ def plan(
     meeting_type: str,
     desired: datetime.date | None,
     kn: MeetingKnowledge,
+    facts: FactSet | None = None,
 ) -> Meeting:
-    """One meeting for the program, from its open findings: dates, fit and questions."""
+    """One meeting for the program, from its open findings: dates, fit and questions.
+
+    ``facts``: the program's facts as of ``as_of`` when the caller has them (derived otherwise).
+    """
     mtype = kn.meeting_type(meeting_type)
     agency = kn.agency(mtype)
     sched = schedule(mtype, agency.short, as_of, program, desired)
     questions, left_out, chosen_topics, spread = draft_questions(findings, mtype, kn)
     points = sum(max(1, len(q.points)) for q in questions)
-    result = evaluate_fit(mtype, meeting_facts(program, as_of, mtype, points, spread), kn)
+    result = evaluate_fit(mtype, meeting_facts(program, as_of, mtype, points, spread, base=facts), kn)
     reasons = list(result.reasons)
     if result.fit == "does_not_fit":
-        suggestion = suggestion_text(program, as_of, kn, (mtype.agency,))
+        suggestion = suggestion_text(program, as_of, kn, (mtype.agency,), facts)
         if suggestion:
             reasons.append(suggestion)
     cdrp = cdrp_note(findings, kn) if agency.pdufa_goals else None
@@ -182,10 +187,20 @@ def plan_meeting(
 
 
 def meetings_for(
-    findings: Sequence[FindingResult], program: ProgramFile, as_of: datetime.date, types: MeetingKnowledge
+    findings: Sequence[FindingResult],
+    program: ProgramFile,
+    as_of: datetime.date,
+    types: MeetingKnowledge,
+    facts: FactSet | None = None,
 ) -> list[Meeting]:
-    """The next sensible FDA meetings for the program (the assessment's ``meetings``), earliest first."""
-    meetings = [plan(findings, program, as_of, tid, None, types) for tid in suggest_types(program, as_of, types, ("fda",))]
+    """The next sensible FDA meetings for the program (the assessment's ``meetings``), earliest first.
+
+    ``facts``: the program's facts as of ``as_of`` when the caller has them (derived once otherwise).
+    """
+    if facts is None:
+        facts = derive_facts(program, as_of)
+    suggested = suggest_types(program, as_of, types, ("fda",), facts)
+    meetings = [plan(findings, program, as_of, tid, None, types, facts) for tid in suggested]
     return sorted(meetings, key=lambda m: (m.recommended_date or "", MEETING_TYPE_IDS.index(m.type)))
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from cmcadvisor.models.program import ActivityId, Stage
+from cmcadvisor.models.program import ActivityId, MilestoneId, Stage
 from cmcadvisor.models.program import MeetingType as MeetingTypeLiteral
 from cmcadvisor.models.rule import Condition, Confidence, MakeOrBuyFactorId, PathwayStatus, TextPart
 
@@ -52,8 +52,7 @@ class Citation(_Model):
     last_checked: date = Field(
         validation_alias=AliasChoices("last_checked", "reviewed_on"),
         description=(
-            "When the team last checked the source (status, date, the point cited). "
-            "`reviewed_on` is read as an older name."
+            "When the team last checked the source (status, date, the point cited). `reviewed_on` is read as an older name."
         ),
     )
     recheck_by: date | None = Field(
@@ -186,16 +185,6 @@ class MakeOrBuyConfig(_Model):
 
 
 ACTIVITY_IDS: tuple[str, ...] = typing.get_args(ActivityId)
-MilestoneId = Literal[
-    "ind_submission",
-    "first_patient_dosed",
-    "eop2_meeting",
-    "pivotal_start",
-    "pre_bla_meeting",
-    "bla_submission",
-    "bla_approval",
-    "commercial_launch",
-]
 MILESTONE_IDS: tuple[str, ...] = typing.get_args(MilestoneId)
 
 

@@ -16,9 +16,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
-from cmcadvisor.models.knowledge import MilestoneId
 from cmcadvisor.models.program import MeetingType as MeetingTypeLiteral
-from cmcadvisor.models.program import Region, Stage
+from cmcadvisor.models.program import MilestoneId, Region, Stage
 from cmcadvisor.models.result import CitationRef, Meeting, MeetingQuestion, ProgramRef, Scalar
 from cmcadvisor.models.rule import Condition, Confidence
 

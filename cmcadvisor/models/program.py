@@ -277,10 +277,8 @@ class PlannedChange(_Model):
     comparability_plan: StrictBool | None = Field(None, description=("Is there a comparability plan for the change?"))
 
 
-# What a long-lead item (equipment, vector, critical material) can be needed for: the timeline's
-# activities and milestones, except the supply activities themselves (an item is never needed
-# for another item's delivery). Checked on load, so an unknown id is a located error.
-NeededFor = Literal[
+# The timeline's CMC work other than the long-lead supply activities and the BLA steps.
+_WorkActivityId = Literal[
     "make_or_buy_decision",
     "cdmo_selection",
     "tech_transfer",
@@ -294,7 +292,9 @@ NeededFor = Literal[
     "engineering_runs",
     "ppq",
     "stability_data",
-    "pre_license_inspection",
+]
+# The timeline's milestones, in the order they come.
+MilestoneId = Literal[
     "ind_submission",
     "first_patient_dosed",
     "eop2_meeting",
@@ -304,6 +304,10 @@ NeededFor = Literal[
     "bla_approval",
     "commercial_launch",
 ]
+# What a long-lead item (equipment, vector, critical material) can be needed for: the timeline's
+# activities and milestones, except the supply activities themselves (an item is never needed
+# for another item's delivery). Checked on load, so an unknown id is a located error.
+NeededFor = Literal[_WorkActivityId, "pre_license_inspection", MilestoneId]
 
 
 class PotencyAssay(_Model):
@@ -481,24 +485,7 @@ class Waiver(_Model):
 
 
 ActivityId = Literal[
-    "make_or_buy_decision",
-    "cdmo_selection",
-    "tech_transfer",
-    "facility_build",
-    "facility_qualification",
-    "process_lock",
-    "comparability_study",
-    "potency_assay_qualification",
-    "potency_assay_validation",
-    "analytical_method_validation",
-    "engineering_runs",
-    "ppq",
-    "stability_data",
-    "long_lead_equipment",
-    "vector_supply",
-    "material_supply",
-    "bla_submission",
-    "pre_license_inspection",
+    _WorkActivityId, "long_lead_equipment", "vector_supply", "material_supply", "bla_submission", "pre_license_inspection"
 ]
 
 

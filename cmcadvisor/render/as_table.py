@@ -9,6 +9,7 @@ a count of rules plus the pathways it would decide.
 from __future__ import annotations
 
 import io
+import textwrap
 
 from rich import box
 from rich.console import Console
@@ -103,8 +104,13 @@ def render_table(result: AssessmentResult, *, color: bool = False, width: int = 
     if mob.flips:
         console.print(Text("Would change if: " + "; ".join(mob.flips)))
     timeline = summary.timeline(result)
-    console.print(Text(f"Critical path to BLA: {' > '.join(timeline.critical_path) or 'none'}"))
-    console.print(Text(f"Late: {'; '.join(timeline.late) or 'nothing'}"))
+    console.print()
+    console.print(Text(f"Critical path to BLA: {' -> '.join(timeline.critical_path) or 'none'}"))
+    console.print(Text(f"Late, in date order: {'; '.join(timeline.late) or 'nothing'}"))
+    if timeline.delays:
+        console.print(Text("Late long-lead items:"))
+    for sentence in timeline.delays:  # a hanging indent, as in the timeline command
+        console.print(Text(textwrap.fill(sentence, max(console.width - 1, 40), initial_indent="- ", subsequent_indent="  ")))
     waived = [f for f in result.findings if f.status == "waived"]
     if waived:
         console.print(Text("Risks accepted (waived): " + "; ".join(f.title for f in waived)))

@@ -125,7 +125,7 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
     section.top_margin = section.bottom_margin = Cm(2.2)
     section.left_margin = section.right_margin = Cm(2.2)
     section.header_distance = section.footer_distance = Cm(1.0)
-    _header(section.header.paragraphs[0], f"{brief.program.name}: {m.name} ({m.fda_category})", RGBColor(0xA3, 0x15, 0x15))
+    _header(section.header.paragraphs[0], _header_text(brief.program.name, m.name), RGBColor(0xA3, 0x15, 0x15))
     _page_footer(section.footer.paragraphs[0])
 
     toc: list[tuple[int, str]] = []
@@ -189,7 +189,7 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
         when = paragraph()
         when.add_run("When to ask: ").bold = True
         when.add_run(brief.when_to_ask)
-    bullets([*m.fit_reasons, *(f"Limit: {x}" for x in m.limits), *([f"CDRP: {m.cdrp}"] if m.cdrp else [])])
+    bullets([*m.fit_reasons, *m.limits, *([f"CDRP: {m.cdrp}"] if m.cdrp else [])])
 
     heading("Assumptions", 1)
     bullets(m.assumptions)
@@ -294,20 +294,36 @@ def _run_field(paragraph: object, instruction: str, shown: str) -> None:
             run._r.append(char)
 
 
+_HEADER_LIMIT = 90
+
+
+def _header_text(program: str, meeting: str) -> str:
+    """Program and meeting for the page header, cut to one line (the program name gives way first)."""
+    text = f"{program}: {meeting}"
+    if len(text) <= _HEADER_LIMIT:
+        return text
+    room = _HEADER_LIMIT - len(meeting) - 3
+    if room >= 12:
+        return f"{program[:room].rstrip()}\u2026: {meeting}"
+    return text[: _HEADER_LIMIT - 1].rstrip() + "\u2026"
+
+
 def _header(paragraph: object, text: str, colour: object) -> None:
-    from docx.enum.text import WD_TAB_ALIGNMENT
-    from docx.shared import Cm, Pt
+    """The page header: the DRAFT mark first, then the program and meeting on the same line.
+
+    The mark leads so that a long title can never push it onto the title's text (a right-aligned
+    mark after a tab ran into titles longer than the line).
+    """
+    from docx.shared import Pt
     from docx.text.paragraph import Paragraph
 
     assert isinstance(paragraph, Paragraph)
-    paragraph.paragraph_format.tab_stops.add_tab_stop(Cm(16.6), WD_TAB_ALIGNMENT.RIGHT)
-    lead = paragraph.add_run(text)
-    lead.font.size = Pt(9)
-    paragraph.add_run("\t")
     mark = paragraph.add_run("DRAFT")
     mark.bold = True
     mark.font.size = Pt(9)
     mark.font.color.rgb = colour
+    lead = paragraph.add_run(f"\u2003{text}")
+    lead.font.size = Pt(9)
 
 
 def _page_footer(paragraph: object) -> None:

@@ -16,8 +16,18 @@ from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult
 
 
-def gantt(result: AssessmentResult, fmt: str) -> bytes:
-    """Render the chart as ``png`` or ``svg`` bytes."""
+def gantt(
+    result: AssessmentResult,
+    fmt: str,
+    *,
+    span: tuple[datetime.date, datetime.date] | None = None,
+    title: str | None = None,
+) -> bytes:
+    """Render the chart as ``png`` or ``svg`` bytes.
+
+    ``span`` (first and last date) fixes the time axis and the plot's left edge, so that several
+    charts (one per scenario) line up on one shared axis; ``title`` replaces the program's name.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,29 +82,36 @@ def gantt(result: AssessmentResult, fmt: str) -> bytes:
     ax.invert_yaxis()
     dates = [day(a.start or "") for a in rows] + [day(a.finish or "") for a in rows] + [day(m.forecast or "") for m in milestones]
     last = max(dates, default=origin)
-    step = 3 if (last - origin).days <= 3 * 365 else 6
+    first = origin
+    if span is not None:
+        first, last = min(span[0], origin), max(span[1], last)
+    step = 3 if (last - first).days <= 3 * 365 else 6
     ticks: list[datetime.date] = []
-    tick = datetime.date(origin.year, 1, 1)
+    tick = datetime.date(first.year, 1, 1)
     while tick <= last:
-        if tick >= origin:
+        if tick >= first:
             ticks.append(tick)
         month = tick.month - 1 + step
         tick = datetime.date(tick.year + month // 12, month % 12 + 1, 1)
     ax.set_xticks([x(t) for t in ticks], labels=[t.strftime("%Y-%m") for t in ticks])
-    ax.set_xlim(-20, x(last) + 120)
+    ax.set_xlim(x(first) - 20, x(last) + 120)
     ax.grid(axis="x", color="#dddddd", linewidth=0.5)
     ax.set_axisbelow(True)
-    name = display.shorten(result.program.name, 70)
+    name = display.shorten(title or result.program.name, 70)
     fig.suptitle(f"CMC timeline: {name}", fontsize=11, x=0.02, ha="left")
     ax.set_title(
         f"As of {display.human_date(result.as_of)} (dashed line). "
         "Bars: red on the critical path, amber in progress, blue planned; hatched: a late long-lead item.\n"
-        "Diamonds: milestone forecast (hollow: target).",
+        "Diamonds: milestone forecast, green on time, red late (hollow: the target date).",
         fontsize=8,
         loc="left",
     )
+    if span is not None:  # the plot area is narrower: the key on three lines
+        ax.set_title(ax.get_title(loc="left").replace("; hatched", ";\nhatched"), fontsize=8, loc="left")
     fig.autofmt_xdate()
     fig.tight_layout()
+    if span is not None:  # the same plot area in every chart of a comparison
+        fig.subplots_adjust(left=0.34, right=0.97)
     buffer = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
     fig.savefig(buffer, format=fmt, metadata=metadata)

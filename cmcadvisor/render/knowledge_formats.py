@@ -41,12 +41,12 @@ _KIND_HEADINGS: dict[str, str] = {
     "rules": "Rules",
     "pathways": "Pathways",
     "activities": "Timeline activities",
-    "meeting_types": "FDA meeting types",
+    "meeting_types": "Meeting types",
     "risk_categories": "Risk register categories",
     "other": "Other",
 }
 NO_DEPENDANTS = "no dependants"
-_FIXED_WIDTH = 45  # the table's width less the source column: dates, used by, padding and edges
+_FIXED_WIDTH = 49  # the table's width less the source column: dates, used by, padding and edges
 
 
 def render_status(report: StatusReport, fmt: StatusFormat, *, color: bool = False, width: int = 80) -> str:
@@ -104,7 +104,7 @@ def status_table(report: StatusReport, *, color: bool = False, width: int = 80) 
         table = Table(title=heading, title_justify="left", box=box.SIMPLE_HEAD, show_lines=True, expand=True)
         table.add_column("Source and confidence", ratio=1, overflow="fold")
         table.add_column("Dates", no_wrap=True)
-        table.add_column("Used by", max_width=16)
+        table.add_column("Used by", max_width=20)  # "1 timeline activity" on one line
         for row in rows:
             table.add_row(*_table_cells(row, grouped=status is not None, color=color, id_width=max(16, width - _FIXED_WIDTH)))
         console.print(table)
@@ -116,7 +116,8 @@ def status_table(report: StatusReport, *, color: bool = False, width: int = 80) 
 def _table_cells(row: SourceStatus, *, grouped: bool, color: bool, id_width: int) -> tuple[Text, Text, Text]:
     c = row.citation
     source = Text("\n".join(textwrap.wrap(c.id, id_width, break_on_hyphens=True)))  # break a long id after a hyphen
-    source.append(f"\n{c.confidence}" if grouped else f"\n{c.status}, {c.confidence}")
+    source.append("\n" + "\n".join(_title_lines(c.title, id_width)), style="dim" if color else "")  # what the id stands for
+    source.append(f"\nconfidence: {c.confidence}" if grouped else f"\n{c.status}; confidence: {c.confidence}")
     for item in row.attention:
         source.append(f"\n! {item.label}", style="bold red" if color else "")
     dates = [f"issued {c.issued or c.year}", f"checked {c.last_checked.isoformat()}", f"  ({_age(row.age_days)})"]
@@ -125,6 +126,12 @@ def _table_cells(row: SourceStatus, *, grouped: bool, color: bool, id_width: int
     if c.valid_until is not None:
         dates.append(f"ends {c.valid_until.isoformat()}")
     return source, Text("\n".join(dates)), Text("\n".join(_counts(row)))
+
+
+def _title_lines(title: str, width: int) -> list[str]:
+    """The source's title in at most two lines of ``width`` (the second cut with an ellipsis)."""
+    lines = textwrap.wrap(" ".join(title.split()), width) or [""]
+    return lines if len(lines) <= 2 else [lines[0], display.shorten(" ".join(lines[1:]), width)]
 
 
 def _age(days: int) -> str:

@@ -145,8 +145,9 @@ class TimelineView:
     """The critical path and what is late, as activity and milestone names; what late items cost the BLA."""
 
     critical_path: list[str]
-    late: list[str]
+    late: list[str]  # in date order (forecast finish), late milestones with how late
     delays: list[str] = field(default_factory=list)  # one sentence per late long-lead item, the costliest first
+    late_besides_items: list[str] = field(default_factory=list)  # `late` less the long-lead items `delays` tells of
 
 
 def _step_name(result: AssessmentResult, key: str) -> str:
@@ -157,34 +158,63 @@ def _step_name(result: AssessmentResult, key: str) -> str:
 
 
 def timeline(result: AssessmentResult) -> TimelineView:
-    """Names instead of ids; late milestones say by how much."""
-    late_by = {m.id: m.late_by_days for m in result.timeline.milestones}
-    late = []
-    for key in result.timeline.late:
+    """Names instead of ids; late milestones say by how much; what is late comes in date order."""
+    late_by = {a.id: a.late_by_days for a in result.timeline.activities if a.late_by_days}
+    late_by.update({m.id: m.late_by_days for m in result.timeline.milestones if m.late_by_days})
+    when: dict[str, str] = {m.id: str(m.forecast or "") for m in result.timeline.milestones}
+    when.update({a.id: str(a.finish or "") for a in result.timeline.activities})
+    items = {item.id for item in result.timeline.late_items}
+    late: list[str] = []
+    besides: list[str] = []
+    for key in sorted(result.timeline.late, key=lambda k: (when.get(k) or "9999", k)):
         days = late_by.get(key)
         name = _step_name(result, key)
-        late.append(f"{name} ({display.quantity(days, 'days')} late)" if days else name)
+        line = f"{name} ({display.quantity(days, 'days')} late)" if days else name
+        late.append(line)
+        if key not in items:
+            besides.append(line)
     return TimelineView(
-        critical_path=[_step_name(result, key) for key in result.timeline.critical_path], late=late, delays=item_delays(result)
+        critical_path=[_step_name(result, key) for key in result.timeline.critical_path],
+        late=late,
+        delays=item_delays(result),
+        late_besides_items=besides,
     )
 
 
+def _and(terms: list[str]) -> str:
+    return ", ".join(terms[:-1]) + " and " + terms[-1] if len(terms) > 1 else "".join(terms)
+
+
 def item_delays(result: AssessmentResult) -> list[str]:
-    """One sentence per long-lead item that is late or holds work up: how far it moves the BLA, and why."""
+    """One sentence per long-lead item that is late or holds work up: how far it moves the BLA, and why.
+
+    The item leads (its own name, not the activity's "Order and receive ..."), then when it is in
+    hand against the work that needs it, then what that costs: the BLA submission, other work
+    only (named, with the days), or nothing because the plan has room for it.
+    """
+    milestones = {m.id for m in result.timeline.milestones}
     out: list[str] = []
     for item in result.timeline.late_items:
-        name = display.shorten(item.name.split(": ", 1)[-1], 80)
-        terms = [display.term(n) for n in item.needed_for]
-        needed = (", ".join(terms[:-1]) + " and " + terms[-1] if len(terms) > 1 else terms[0]) if terms else "later work"
-        when = f"is forecast in hand on {display.human_date(item.finish)}" if item.finish else "is not in hand"
-        late = f", {display.quantity(item.late_by_days, 'days')} after it is needed" if item.late_by_days else ""
-        if item.bla_delay_days:
-            effect = f"it moves the BLA submission forecast by {display.quantity(item.bla_delay_days, 'days')}"
-        elif item.delays:
-            effect = "it holds up later work but does not move the BLA submission"
+        name = _capital(display.shorten(item.name.split(": ", 1)[-1], 80))
+        needed = _and([display.term(n) for n in item.needed_for]) or "later work"
+        when = f"forecast in hand on {display.human_date(item.finish)}" if item.finish else "not yet in hand"
+        if item.late_by_days:
+            when += f", {display.quantity(item.late_by_days, 'days')} after it is needed for {needed}"
         else:
-            effect = "it does not move the BLA submission"
-        out.append(f"{_capital(name)} {when}{late}; it is needed for {needed}, so {effect}.")
+            when += f"; it is needed for {needed}"
+        if item.bla_delay_days:
+            effect = f"this moves the BLA submission forecast by {display.quantity(item.bla_delay_days, 'days')}"
+        elif item.delays:
+            held = [
+                f"{display.term(k)} by {display.quantity(v, 'days')}"
+                for k, v in sorted(item.delays.items())
+                if k not in milestones
+            ]
+            work = _and(held) if held else "later work"
+            effect = f"this holds up {work}, but the plan has room for it and the BLA submission does not move"
+        else:
+            effect = "it moves nothing, because that work cannot start any earlier for other reasons"
+        out.append(f"{name}: {when}; {effect}.")
     return out
 
 

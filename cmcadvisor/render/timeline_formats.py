@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from collections.abc import Sequence
 
 from rich import box
@@ -18,7 +19,7 @@ from rich.text import Text
 from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult, Timeline
 from cmcadvisor.render.cells import csv_text
-from cmcadvisor.render.summary import item_delays
+from cmcadvisor.render.summary import timeline as timeline_view
 
 
 def timeline_csv(timeline: Timeline) -> str:
@@ -145,21 +146,24 @@ def timeline_table(result: AssessmentResult, *, color: bool = False, width: int 
     for column in ("milestone", "status", "target", "forecast", "late"):
         milestones.add_column(column)
     for m in timeline.milestones:
+        label = display.term(m.id)
         milestones.add_row(
-            Text(display.term(m.id)),
+            Text(label[:1].upper() + label[1:]),
             Text(display.term(m.status)),
             Text(m.target or "-"),
             Text(m.forecast or "-"),
             Text(f"{m.late_by_days} d" if m.late_by_days else "", style="bold red" if m.late_by_days else ""),
         )
     console.print(milestones)
-    names = {a.id: a.name for a in timeline.activities}
-    console.print(Text("Critical path: " + " -> ".join(names.get(i) or display.term(i) for i in timeline.critical_path)))
-    if timeline.late:
-        late = ", ".join(names.get(i) or display.term(i) for i in timeline.late)
-        console.print(Text("Late: " + late, style="bold red" if color else ""))
-    for sentence in item_delays(result):
-        console.print(Text("Late item: " + sentence, style="red" if color else ""))
+    view = timeline_view(result)  # the same words as the reports: names, date order, how late
+    console.print(Text("Critical path to BLA: " + (" -> ".join(view.critical_path) or "none")))
+    if view.late:
+        console.print(Text("Late, in date order: " + "; ".join(view.late), style="bold red" if color else ""))
+    if view.delays:
+        console.print(Text("Late long-lead items:"))
+    for sentence in view.delays:  # a hanging indent, so each item stands out from the next
+        item = textwrap.fill(sentence, width - 1, initial_indent="- ", subsequent_indent="  ")
+        console.print(Text(item, style="red" if color else ""))
     if timeline.note:
         console.print(Text(timeline.note))
     return buffer.getvalue()

@@ -31,7 +31,7 @@ from cmcadvisor.registry import RulePack
 from cmcadvisor.timeline.cpm import Schedule, forward, schedule, topological
 from cmcadvisor.timeline.plan import Plan, build_plan
 
-__all__ = ["Built", "Schedule", "build", "build_timeline", "hook_cycles", "schedule", "topological"]
+__all__ = ["Built", "Schedule", "build", "hook_cycles", "schedule", "to_timeline", "topological"]
 _topological = topological  # the name the tests know
 REVIEW_CLOCK = "review clock"
 TERMINALS = ("bla_approval", "bla_submission")
@@ -39,7 +39,7 @@ TERMINALS = ("bla_approval", "bla_submission")
 
 @dataclass(frozen=True)
 class Built:
-    """A scheduled plan: what :func:`build_timeline` reports and :mod:`.explain` reads."""
+    """A scheduled plan: what :func:`to_timeline` reports and :mod:`.explain` reads."""
 
     plan: Plan
     graph: nx.DiGraph[str]
@@ -123,20 +123,6 @@ def build(
     return Built(plan, graph, result, start, terminal, review_months, priority_review)
 
 
-def build_timeline(
-    program: ProgramFile,
-    facts: FactSet,
-    pack: RulePack,
-    kb: KnowledgeBase,
-    firings: Sequence[Firing],
-    as_of: datetime.date,
-    *,
-    priority_review: bool,
-) -> Timeline:
-    """Schedule the activities the fired rules call for, against the program's milestones."""
-    return to_timeline(build(program, facts, pack, kb, firings, as_of, priority_review=priority_review), program)
-
-
 def _iso(ordinal: int) -> str:
     return datetime.date.fromordinal(ordinal).isoformat()
 
@@ -213,11 +199,11 @@ def to_timeline(built: Built, program: ProgramFile) -> Timeline:
             )
         )
     milestones: list[Milestone] = []
+    own = program.clinical.milestones if program.clinical and program.clinical.milestones else None
     for milestone in MILESTONE_IDS:
         if milestone not in plan.nodes:
             continue
         node = plan.nodes[milestone]
-        own = program.clinical.milestones if program.clinical and program.clinical.milestones else None
         target_date = getattr(own, milestone, None) if own else None
         late_by = result.ef[milestone] - target_date.toordinal() if target_date else None
         if late_by is not None and late_by > 0 and node.status != "achieved":

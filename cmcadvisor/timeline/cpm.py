@@ -10,7 +10,7 @@ This module knows nothing of rules, programs or rendering.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,37 +87,17 @@ def forward(
     incoming: Links | None = None,
 ) -> dict[str, int]:
     """Earliest starts only (the forward pass), with some durations replaced: for what-if questions."""
-    es: dict[str, int] = {}
-    ef: dict[str, int] = {}
-    nodes = graph.nodes
     preds = incoming if incoming is not None else links(graph)[0]
-    changed = durations or {}
-    for node in order:
-        data = nodes[node]
-        fixed = data.get("fixed")
-        if fixed is not None:
-            es[node] = ef[node] = int(fixed)
-            continue
-        earliest = max(start, int(data.get("not_before") or start))
-        for p, lag in preds[node]:
-            finish = ef[p] + lag
-            if finish > earliest:
-                earliest = finish
-        es[node] = earliest
-        ef[node] = earliest + int(changed.get(node, data.get("duration", 0)))
-    return es
+    return _forward_pass(graph, order, start, preds, durations or {})[0]
 
 
-def schedule(graph: nx.DiGraph[str], start: int, terminal: str | None = None, anchors: frozenset[str] = frozenset()) -> Schedule:
-    """Forward and backward passes over a DAG; the critical path ends at ``terminal`` (default: the latest node).
-
-    ``anchors`` are fixed dates that may start the critical path (a submitted BLA: its review clock).
-    """
-    order = topological(graph)
-    nodes = graph.nodes
-    incoming, outgoing = links(graph)  # read from networkx's views once; both passes use the lists
+def _forward_pass(
+    graph: nx.DiGraph[str], order: Sequence[str], start: int, incoming: Links, durations: Mapping[str, int]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Earliest start and finish of every node, in topological ``order``; ``durations`` replace the nodes' own."""
     es: dict[str, int] = {}
     ef: dict[str, int] = {}
+    nodes = graph.nodes
     for node in order:
         data = nodes[node]
         fixed = data.get("fixed")
@@ -130,7 +110,19 @@ def schedule(graph: nx.DiGraph[str], start: int, terminal: str | None = None, an
             if finish > earliest:
                 earliest = finish
         es[node] = earliest
-        ef[node] = earliest + int(data.get("duration", 0))
+        ef[node] = earliest + int(durations.get(node, data.get("duration", 0)))
+    return es, ef
+
+
+def schedule(graph: nx.DiGraph[str], start: int, terminal: str | None = None, anchors: frozenset[str] = frozenset()) -> Schedule:
+    """Forward and backward passes over a DAG; the critical path ends at ``terminal`` (default: the latest node).
+
+    ``anchors`` are fixed dates that may start the critical path (a submitted BLA: its review clock).
+    """
+    order = topological(graph)
+    nodes = graph.nodes
+    incoming, outgoing = links(graph)  # read from networkx's views once; both passes use the lists
+    es, ef = _forward_pass(graph, order, start, incoming, {})
     end = max(ef.values(), default=start)
     ls: dict[str, int] = {}
     lf: dict[str, int] = {}

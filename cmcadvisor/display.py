@@ -68,6 +68,19 @@ def term(value: str, vocab: DisplayFile | None = None) -> str:
     return label(None, value, vocab)
 
 
+def scalar_text(value: object) -> str:
+    """A program-file value as the text a YAML reader (and ``--set``) reads back to it: no value is ``""``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return repr(value)
+    return str(value)
+
+
 def number(value: int | float) -> str:
     """A number with thousands separators; floats to at most two decimals."""
     if isinstance(value, bool):

@@ -84,15 +84,9 @@ def parse_scenario(text: str) -> Scenario:
 
 def _value_text(value: object) -> str:
     """A value from a scenarios file as the text ``--set`` reads back to the same value."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value)
+    if not isinstance(value, str):
+        return display.scalar_text(value)
+    text = value
     try:
         same = text == text.strip() and loader.parse_text(text, "scenario").data == text
     except UserInputError:

@@ -13,6 +13,17 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 FIXTURE_PACK = Path(__file__).parent / "fixtures" / "pack"
+# Headless Chromium as root on a closed network: no sandbox, GPU, QUIC or background connections.
+BROWSER_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 sys.path.insert(0, str(Path(__file__).parent))  # programgen
 # Keep the rule-pack cache of the test run away from the user's own cache.
 os.environ.setdefault("CMCADVISOR_CACHE_DIR", tempfile.mkdtemp(prefix="cmcadvisor-test-cache-"))

@@ -11,22 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
+from conftest import BROWSER_FLAGS, ROOT
 
 from cmcadvisor.cli import cli
 
 CAR_T = ROOT / "examples" / "car-t-autologous.yaml"
 SECTIONS = ("summary", "pathways", "findings", "accepted", "make-or-buy", "timeline", "risks", "questions", "reproduce")
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _html(runner: CliRunner, tmp_path: Path, *extra: str, program: Path = CAR_T) -> Path:

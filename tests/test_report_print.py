@@ -16,21 +16,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import BROWSER_FLAGS as SHARED_FLAGS
 from conftest import EXAMPLES
 
 from cmcadvisor import display
 from cmcadvisor.cli import cli
 
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-pdf-header-footer",
-]
+BROWSER_FLAGS = (*SHARED_FLAGS, "--no-pdf-header-footer")
 PAPERS = {"A4": "A4", "Letter": "letter"}
 SUMMARY_ROWS = ("Pathways to pursue", "Make or buy", "Top open risks", "Late", "Critical path to BLA", "Next FDA meeting")
 

@@ -31,21 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import BROWSER_FLAGS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser")) if p), None)
 DRIVER = shutil.which("chromedriver")
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,2000",
-)
+FLAGS = (*BROWSER_FLAGS, "--window-size=1280,2000")
 
 
 def _missing() -> str | None:

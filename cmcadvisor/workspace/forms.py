@@ -22,7 +22,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from cmcadvisor.display import fact_label, label
+from cmcadvisor.display import fact_label, label, scalar_text
 from cmcadvisor.errors import ErrorItem
 from cmcadvisor.models.knowledge import DisplayFile
 from cmcadvisor.models.program import MULTILINE_PATTERN, ProgramFile
@@ -173,18 +173,6 @@ def _singular(text: str) -> str:
 # --------------------------------------------------------------------------- data -> form
 
 
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
 class _Builder:
     def __init__(self, vocab: DisplayFile | None, blank_rows: Mapping[str, int]) -> None:
         self.defs: Mapping[str, Any] = program_schema().get("$defs", {})
@@ -247,7 +235,7 @@ class _Builder:
             if value is not None and not isinstance(value, list):
                 self.unrepresented.append(name)
         else:
-            entry.value = _text(value) if not isinstance(value, dict | list) else ""
+            entry.value = scalar_text(value) if not isinstance(value, dict | list) else ""
             if isinstance(value, dict | list):
                 self.unrepresented.append(name)
             self.scalar(entry, node, path)
@@ -255,7 +243,7 @@ class _Builder:
 
     def scalar(self, entry: FormField, node: Mapping[str, Any], path: str) -> None:
         if entry.kind == "const":
-            entry.value = _text(node["const"])
+            entry.value = scalar_text(node["const"])
         elif entry.kind == "choice":
             options = [str(v) for v in node["enum"]]
             entry.choices = [Choice("", "not given", entry.value == "")]

@@ -1,7 +1,7 @@
 """cmcadvisor benchmarks: (a) cold start against the import floors, (b) engine time per program
 on both engines, (c) overhead of the durable-rules adapter over raw durable calls.
 
-Run from anywhere: ``.venv/bin/python bench/run.py [--quick] [--programs K] [--repeat N] [--seed S]``.
+Run from anywhere: ``.venv/bin/python bench/run.py [--quick] [--programs K] [--repeat N] [--seed S] [--parts abc]``.
 Writes only to stdout (and a temporary bytecode cache for the cold-start subprocesses).
 """
 
@@ -325,13 +325,18 @@ def main() -> None:
     parser.add_argument("--programs", type=int, help="K generated programs for (b) and (c) (default 300, --quick 60)")
     parser.add_argument("--repeat", type=int, help="N cold runs of each command for (a) (default 15, --quick 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the program generator (default 0)")
+    parser.add_argument("--parts", default="abc", help="parts to run, e.g. a (default abc; b and c always run together)")
     args = parser.parse_args()
+    if not args.parts or set(args.parts) - set("abc"):
+        parser.error("--parts takes letters among a, b and c")
     n = args.repeat or (5 if args.quick else 15)
     k = args.programs or (60 if args.quick else 300)
     print(f"cmcadvisor benchmarks {datetime.date.today()}: Python {platform.python_version()}, ", end="")
     print(f"durable-rules {metadata.version('durable-rules')}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs\n")
-    cold_start(n)
-    engines_and_overhead(k, args.seed)
+    if "a" in args.parts:
+        cold_start(n)
+    if set(args.parts) & set("bc"):
+        engines_and_overhead(k, args.seed)
 
 
 if __name__ == "__main__":

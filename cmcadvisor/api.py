@@ -22,8 +22,8 @@ from functools import cached_property
 from pathlib import Path
 
 from cmcadvisor import __version__
-from cmcadvisor.engine import Engine, EngineRun, get_engine
-from cmcadvisor.errors import ProgramFileError, UsageError
+from cmcadvisor.engine import Engine, EngineRun, cache_compiled, get_engine
+from cmcadvisor.errors import ErrorItem, ProgramFileError, RuleFileError, UsageError
 from cmcadvisor.facts import FactSet, derive_facts
 from cmcadvisor.knowledge import ClockChoice, KnowledgeBase, load_knowledge, review_clock
 from cmcadvisor.loader import Document
@@ -46,7 +46,6 @@ from cmcadvisor.pathway_steps import date_next_steps
 from cmcadvisor.reference_eval import Truth, Verdict, classify
 from cmcadvisor.registry import RulePack, load_rulepack
 from cmcadvisor.risks import RiskCategories, build_risks, load_risk_categories
-from cmcadvisor.rulelint import check_references
 from cmcadvisor.timeline import Built, build, to_timeline
 from cmcadvisor.validation import program_problems, read_program
 
@@ -76,6 +75,18 @@ class Context:
     meeting_types: MeetingKnowledge = field(repr=False)
 
 
+def check_references(pack: RulePack, kb: KnowledgeBase) -> None:
+    """Refuse rules that cite unknown knowledge ids (on every load; ``rules lint`` checks much more)."""
+    problems = [
+        ErrorItem(rule.source, None, "citations", f"unknown citation {cid} (not in the knowledge base)")
+        for rule in pack.rules
+        for cid in rule.spec.citations
+        if cid not in kb.citations
+    ]
+    if problems:
+        raise RuleFileError(problems)
+
+
 def load_context(options: Options = Options()) -> Context:
     """Load the rule pack(s) and knowledge base and check the references between them."""
     kb = load_knowledge(options.knowledge_dir)
@@ -83,7 +94,9 @@ def load_context(options: Options = Options()) -> Context:
     check_references(pack, kb)
     categories = load_risk_categories(options.knowledge_dir, citations=kb.citations)
     meetings = load_meeting_types(options.knowledge_dir, kb.citations)
-    return Context(pack, kb, get_engine(options.engine), categories, meetings)
+    engine = get_engine(options.engine)
+    cache_compiled(engine, pack.compiled_active(), pack.sha256)
+    return Context(pack, kb, engine, categories, meetings)
 
 
 def canonical_sha256(program: ProgramFile) -> str:
@@ -170,31 +183,41 @@ def evaluate(program: ProgramFile, context: Context, options: Options = Options(
 
 
 def _audit(ev: Evaluated) -> Audit:
-    pack = ev.pack
+    by_id, facts = ev.pack.by_id, ev.facts
+    encode = json.encoder.encode_basestring_ascii
     fired: list[dict[str, object]] = []  # validated with the audit, in one call
+    texts: dict[str, str] = {}  # "name=<JSON>" by fact name: within one program a name always has one value
     for seq, firing in enumerate(ev.run.firings, 1):
-        shown = matched_facts(pack.by_id[firing.rule], ev.facts, firing.item)
-        fired.append(
-            {
-                "seq": seq,
-                "rule": firing.rule,
-                "version": firing.version,
-                "facts": [f"{k}={json.dumps(v)}" for k, v in shown.items()],
-                "item": firing.item,
-            }
-        )
+        shown = []
+        for name, value in matched_facts(by_id[firing.rule], facts, firing.item).items():
+            text = texts.get(name)
+            if text is None:
+                # the text json.dumps gives these types, without its set-up cost for each small value
+                if isinstance(value, str):
+                    text = encode(value)
+                elif isinstance(value, bool):
+                    text = "true" if value else "false"
+                elif isinstance(value, int):
+                    text = int.__repr__(value)
+                elif isinstance(value, list) and all(isinstance(entry, str) for entry in value):
+                    text = "[" + ", ".join(map(encode, value)) + "]"
+                else:
+                    text = json.dumps(value)
+                text = texts[name] = f"{name}={text}"
+            shown.append(text)
+        fired.append({"seq": seq, "rule": firing.rule, "version": firing.version, "facts": shown, "item": firing.item})
     fired_ids = ev.fired
     not_fired: list[str] = []
     undetermined: dict[str, list[str]] = {}
-    for rule in pack.active:  # one pass over the verdicts (rules are in id order)
-        verdict = ev.verdicts[rule.id]
-        if verdict.truth == Truth.UNKNOWN:
-            undetermined[rule.id] = sorted(verdict.missing)
-        elif verdict.truth == Truth.FALSE and rule.id not in fired_ids:
-            not_fired.append(rule.id)
+    unknown_truth, false_truth = Truth.UNKNOWN, Truth.FALSE  # read once, not for each rule
+    for rule_id, verdict in ev.verdicts.items():  # one pass: every active rule, in id order (see classify)
+        if verdict.truth == unknown_truth:
+            undetermined[rule_id] = sorted(verdict.missing)
+        elif verdict.truth == false_truth and rule_id not in fired_ids:
+            not_fired.append(rule_id)
     return Audit(
         input_sha256=canonical_sha256(ev.program),
-        rules_sha256=pack.sha256,
+        rules_sha256=ev.pack.sha256,
         knowledge_sha256=ev.kb.sha256,
         tool_version=__version__,
         engine=ev.run.engine or ev.context.engine.name,  # auto names the fallback engine and why

@@ -1,26 +1,48 @@
-"""A small on-disk cache of validated rule packs, keyed by their content hash.
+"""A small on-disk cache of validated data (rule packs, knowledge files), keyed by content hash.
 
-Parsing a few hundred YAML rule files dominates a cold start; a pack whose files hash the same
-as last time is read back from one JSON file instead and validated again by the models (so a
-damaged or edited cache can never smuggle in an invalid rule). The cache lives in
-``$CMCADVISOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cmcadvisor``, else ``~/.cache/cmcadvisor``;
-``CMCADVISOR_NO_CACHE=1`` turns it off. Failures to read or write are ignored: the cache only
-ever saves time. This module must not know what a rule is.
+Parsing and validating a few hundred YAML rule files dominates a cold start. Data whose source
+files hash the same as last time is read back from one file instead: the objects the tool
+built from them after full validation, pickled, so a cold start neither parses YAML nor runs
+pydantic's validators again (nor builds the validators of models it only reads back).
+
+Why unpickling an entry is as trustworthy as the bytecode Python loads from ``__pycache__``:
+an entry is written only by this tool, only after the data passed full validation, atomically
+(a temporary file renamed into place, readable and writable by its owner only), into the cache
+folder of the user running the tool. An entry another user owns, or that others may write, is
+never read, so a cache folder shared with others cannot run their code; anyone able to write
+the user's own entries can already run code as that user (their ``site-packages``, their shell
+start-up files), exactly as with bytecode. Hostile input (a program, a rule or knowledge pack)
+cannot make an entry run code either: what is pickled is the validated data itself, plain
+values inside the tool's own model classes, never an object the input chose. Like bytecode, an
+entry is checked against what produced it: its name holds the caller's key (the hash of the
+source files and the tool version), and the file records the Python and pydantic versions and
+a fingerprint of the tool's own modules (size and modification time of each, as Python checks
+its bytecode), so an entry never outlives the code or libraries that built it. An entry that
+is stale, damaged, unreadable or not the user's own is ignored, and the caller rebuilds it from
+the sources. Audit hashes are always computed from the source files, never from the cache.
+
+The cache lives in ``$CMCADVISOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cmcadvisor``, else
+``~/.cache/cmcadvisor``; ``CMCADVISOR_NO_CACHE=1`` turns it off. Failures to read or write are
+ignored: the cache only ever saves time. This module must not know what a rule is.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
+import hashlib
 import os
+import pickle
+import sys
 import tempfile
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2  # 1: JSON values validated again on reading; 2: pickled validated objects
+SUFFIX = ".pickle"
 
 
 def cache_dir() -> Path | None:
-    """Where cached packs live, or None when caching is off."""
+    """Where cached entries live, or None when caching is off."""
     if os.environ.get("CMCADVISOR_NO_CACHE"):
         return None
     explicit = os.environ.get("CMCADVISOR_CACHE_DIR")
@@ -30,23 +52,56 @@ def cache_dir() -> Path | None:
     return Path(base) / "cmcadvisor"
 
 
+@functools.cache
+def code_tag() -> str:
+    """What an entry must have been written by: cache format, Python, pydantic and the tool's own modules.
+
+    The tool's modules are fingerprinted by relative path, size and modification time (the
+    check Python makes of its bytecode); the packaged data folder and bytecode are skipped.
+    """
+    from pydantic.version import VERSION as pydantic_version
+
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{pydantic_version}\0{pickle.HIGHEST_PROTOCOL}".encode())
+
+    def walk(folder: str, relative: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir() and entry.name not in ("_data", "__pycache__") and not entry.name.startswith("."):
+                    walk(entry.path, f"{relative}{entry.name}/")
+                elif entry.name.endswith(".py"):
+                    stat = entry.stat()
+                    digest.update(f"\0{relative}{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+
+    walk(os.path.dirname(os.path.abspath(__file__)), "")
+    return digest.hexdigest()
+
+
+def _own(stat: os.stat_result) -> bool:
+    """Whether an entry is the running user's own and no one else may write it (as this module writes them)."""
+    getuid = getattr(os, "getuid", None)  # POSIX; elsewhere the cache folder's own permissions apply
+    return getuid is None or (stat.st_uid == getuid() and not stat.st_mode & 0o022)
+
+
 def read(key: str) -> object | None:
-    """The cached JSON value for ``key``, or None."""
+    """The object stored under ``key`` by this very code, or None (absent, stale, damaged or off)."""
     folder = cache_dir()
     if folder is None:
         return None
     try:
-        with (folder / f"{key}.json").open("r", encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+        with (folder / f"{key}{SUFFIX}").open("rb") as handle:
+            if not _own(os.fstat(handle.fileno())):
+                return None
+            # Written by this tool after validation, in the user's own folder: see the module docstring.
+            if pickle.load(handle) != code_tag():  # noqa: S301
+                return None  # written by other code: its objects are not even unpickled
+            value: object = pickle.load(handle)  # noqa: S301
+    except Exception:  # noqa: BLE001 - any damage (truncated, unreadable, a class gone) just means "rebuild"
         return None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        return None
-    return data.get("value")
+    return value
 
 
 def write(key: str, value: object) -> None:
-    """Store ``value`` under ``key`` atomically; never raises."""
+    """Store ``value`` (validated data, picklable) under ``key`` atomically; never raises."""
     folder = cache_dir()
     if folder is None:
         return
@@ -54,11 +109,12 @@ def write(key: str, value: object) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"format": FORMAT, "value": value}, handle, separators=(",", ":"))
-        os.replace(tmp, folder / f"{key}.json")
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(code_tag(), handle, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, folder / f"{key}{SUFFIX}")
         tmp = None
-    except (OSError, TypeError, ValueError):
+    except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         pass
     finally:
         if tmp is not None:

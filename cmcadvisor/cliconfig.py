@@ -11,6 +11,10 @@ a table per command (``[tool.cmcadvisor.assess]``) holds that command's options 
 ``default_map``, so an option given on the command line always wins. A bad file, key or value
 is a :class:`~cmcadvisor.errors.UsageError` naming the file and key. This module reads only the
 settings file and never runs a command.
+
+The top command looks for the settings file on every run, ``--help`` and ``--version`` included:
+the search uses :mod:`os.path`, and ``pathlib``, ``tomllib`` and the error module (with
+``dataclasses``) are imported only to read a settings file that was found or named.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from cmcadvisor.errors import ErrorItem, UsageError
+if TYPE_CHECKING:  # at run time, imported where a settings file is read (see the module docstring)
+    from pathlib import Path
+
+    from cmcadvisor.errors import ErrorItem
 
 CONFIG_NAME = ".cmcadvisor.toml"
 META_KEY = "cmcadvisor.config"
@@ -32,39 +37,57 @@ NOT_SETTINGS = frozenset({"config_file", "no_config", "debug", "help", "version"
 ALIASES = {"outputs": "output", "rules-dirs": "rules-dir", "formats": "format"}
 
 
-@dataclass(frozen=True)
 class Config:
-    """The settings found: where, the click ``default_map``, and the file key behind each setting."""
+    """The settings found: where, the click ``default_map``, and the file key behind each setting.
 
-    path: Path | None = None
-    default_map: dict[str, Any] = field(default_factory=dict)
-    origins: dict[tuple[str, ...], str] = field(default_factory=dict)  # (command..., param name) -> "file: key"
+    Not a dataclass: every run builds one, and ``--help`` and ``--version`` need not import ``dataclasses``.
+    """
+
+    __slots__ = ("default_map", "origins", "path")
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        default_map: dict[str, Any] | None = None,
+        origins: dict[tuple[str, ...], str] | None = None,
+    ) -> None:
+        self.path = path
+        self.default_map: dict[str, Any] = {} if default_map is None else default_map
+        self.origins: dict[tuple[str, ...], str] = {} if origins is None else origins  # (command..., param name) -> "file: key"
 
 
-def find(start: Path) -> Path | None:
-    """The settings file nearest ``start`` going upward (None when there is none)."""
-    for folder in (start, *start.parents):
-        candidate = folder / CONFIG_NAME
-        if candidate.is_file():
+def find(start: str) -> str | None:
+    """The settings file nearest the folder ``start`` going upward (None when there is none)."""
+    folder = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(folder, CONFIG_NAME)
+        if os.path.isfile(candidate):
             return candidate
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and _has_tool_table(pyproject):
+        pyproject = os.path.join(folder, "pyproject.toml")
+        if os.path.isfile(pyproject) and _has_tool_table(pyproject):
             return pyproject
-    return None
+        parent = os.path.dirname(folder)
+        if parent == folder:  # the root
+            return None
+        folder = parent
 
 
-def _has_tool_table(path: Path) -> bool:
+def _has_tool_table(path: str) -> bool:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with open(path, encoding="utf-8", errors="replace") as file:
+            text = file.read()
     except OSError:
+        return False
+    if "cmcadvisor" not in text:  # the usual pyproject.toml: no need to compile the pattern
         return False
     return re.search(r"^\s*\[\s*tool\s*\.\s*cmcadvisor\s*[\].]", text, re.MULTILINE) is not None
 
 
 def _table(path: Path, shown: str) -> tuple[dict[str, Any], str]:
     """The settings table of ``path`` and the prefix its keys are shown with."""
-    import tomllib  # here, not at the top: most runs have no settings file, and --help stays light
+    import tomllib
 
+    from cmcadvisor.errors import UsageError
     from cmcadvisor.loader import read_bytes
 
     try:
@@ -117,10 +140,14 @@ class _Reader:
         self.origins: dict[tuple[str, ...], str] = {}
 
     def fail(self, key: str, message: str, hint: str | None = None) -> None:
+        from cmcadvisor.errors import ErrorItem
+
         self.problems.append(ErrorItem(self.shown, None, self.prefix + key, message, hint))
 
     def relative(self, value: str) -> str:
         """A path from the settings file, as seen from the working directory."""
+        from pathlib import Path
+
         path = Path(value).expanduser()
         if path.is_absolute():
             return str(path)
@@ -238,6 +265,10 @@ def _walk(group: click.Command, path: tuple[str, ...] = ()) -> list[tuple[tuple[
 
 def load(path: Path, group: click.Group, cwd: Path | None = None) -> Config:
     """Read one settings file against the command tree of ``group``."""
+    from pathlib import Path
+
+    from cmcadvisor.errors import UsageError
+
     cwd = cwd or Path.cwd()
     table, prefix = _table(path, shown_path(path, cwd))
     reader = _Reader(path, prefix, cwd)
@@ -269,13 +300,14 @@ def discover(args: Sequence[str], group: click.Group, cwd: Path | None = None) -
     skip, chosen = explicit_choice(args, list(group.commands))
     if skip:
         return Config()
-    if chosen is not None:
-        path = Path(chosen)
-        if not path.is_file():
-            raise UsageError.single(chosen, "no such settings file", location="--config")
-    else:
-        found = find(cwd or Path.cwd())
-        if found is None:
+    if chosen is None:
+        chosen = find(os.fspath(cwd) if cwd is not None else os.getcwd())
+        if chosen is None:
             return Config()
-        path = found
-    return load(path, group, cwd)
+    elif not os.path.isfile(chosen):
+        from cmcadvisor.errors import UsageError
+
+        raise UsageError.single(chosen, "no such settings file", location="--config")
+    from pathlib import Path
+
+    return load(Path(chosen), group, cwd)

@@ -1,11 +1,16 @@
 """Helpers of the command line that are not commands: errors and exit codes, output, notes, settings, completion.
 
-:mod:`cmcadvisor.cli` declares the commands and wires them; this module holds what they share:
-mapping errors to exit codes (a reader that closes the pipe early is not an error), writing to
-standard output and to several files, the one-line notes on standard error (``--quiet`` hides
-them, ``--verbose`` adds more), colour (``--no-color``, ``NO_COLOR``), the settings file
-(:mod:`cmcadvisor.cliconfig`) and shell completion of rule ids, pathway ids and meeting types.
-It must not assess anything itself.
+:mod:`cmcadvisor.cli` and the ``cmcadvisor.cli_*`` modules declare the commands; this module
+holds what they share: mapping errors to exit codes (a reader that closes the pipe early is not
+an error), writing to standard output and to several files, the one-line notes on standard error
+(``--quiet`` hides them, ``--verbose`` adds more), colour (``--no-color``, ``NO_COLOR``), the
+settings file (:mod:`cmcadvisor.cliconfig`) and shell completion of rule ids, pathway ids and
+meeting types. It must not assess anything itself.
+
+The top command imports this module on every run, ``--help`` and ``--version`` included, so it
+imports only click and the standard library modules click loads anyway: ``pathlib``, the error
+module (``dataclasses``), the rule models and the library are imported by the functions that use
+them, and none of those runs for ``--help`` or ``--version``.
 """
 
 from __future__ import annotations
@@ -13,19 +18,15 @@ from __future__ import annotations
 import contextlib
 import datetime
 import errno
-import importlib.util
+import gc
 import os
 import sys
-import types
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from cmcadvisor.cli_lazy import LazyGroup
-from cmcadvisor.errors import CmcAdvisorError, UserInputError
-from cmcadvisor.models import SEVERITY_RANK
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_PIPE = 128 + 13  # what a shell reports for a program stopped by SIGPIPE (`| head`)
@@ -33,9 +34,23 @@ PIPED_WIDTH = 100  # table width when stdout is not a terminal and COLUMNS is no
 MIN_WIDTH, MAX_WIDTH = 40, 400
 STDIN_KEY = "cmcadvisor.stdin_filename"
 
+if TYPE_CHECKING:  # at run time each is imported by the functions that use it (see the module docstring)
+    from pathlib import Path
+    from types import ModuleType
 
-def lazy_import(name: str) -> types.ModuleType:
+    from click.shell_completion import CompletionItem
+
+    from cmcadvisor import api
+    from cmcadvisor.diff import Snapshot
+    from cmcadvisor.loader import Document
+    from cmcadvisor.models.program import ProgramFile
+    from cmcadvisor.models.result import AssessmentResult
+
+
+def lazy_import(name: str) -> ModuleType:
     """The module ``name``, executed at its first attribute access (the standard library's lazy loader)."""
+    import importlib.util
+
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.find_spec(name)
@@ -45,18 +60,6 @@ def lazy_import(name: str) -> types.ModuleType:
     sys.modules[name] = module
     loader.exec_module(module)
     return module
-
-
-if TYPE_CHECKING:
-    from click.shell_completion import CompletionItem
-
-    from cmcadvisor import api
-    from cmcadvisor.diff import Snapshot
-    from cmcadvisor.loader import Document
-    from cmcadvisor.models.program import ProgramFile
-    from cmcadvisor.models.result import AssessmentResult
-else:  # the pipeline loads at its first use, so --help, --version and completion never pay for it
-    api = lazy_import("cmcadvisor.api")
 
 
 def parse_date(_: click.Context, param: click.Parameter, value: str | None) -> datetime.date | None:
@@ -98,6 +101,8 @@ def is_broken_pipe(exc: BaseException) -> bool:
 @contextlib.contextmanager
 def user_errors(debug: bool) -> Iterator[None]:
     """Map errors to messages and exit codes; tracebacks only with --debug."""
+    from cmcadvisor.errors import CmcAdvisorError, UserInputError
+
     try:
         yield
     except UserInputError as exc:
@@ -120,7 +125,36 @@ def run_main(command: click.Command, prog_name: str) -> None:
     """Run the command line; a closed standard output (``| head``) ends the run quietly with status 141.
 
     141 is what a shell reports for a program stopped by SIGPIPE, as ``cat`` or ``grep`` would be.
+
+    Garbage collection is tuned for a command-line run. Start-up builds a few hundred thousand
+    objects that live until exit (the model classes, the rule pack, the knowledge base) and frees
+    almost nothing, so the collector is off until the library is loaded (:func:`library_loaded`,
+    called by :func:`make_options`), then moves what exists out of its way and runs again with a
+    larger first threshold (a long ``portfolio`` or ``serve`` still collects its cycles and stays
+    flat in memory). What is left at the end is frozen too, which spares the final walk at exit.
     """
+    # cmcadvisor uses no pydantic plugin. Not looking for one spares a scan of every installed
+    # package's metadata at the first model built, and keeps plugins installed for other tools out
+    # of how program files are validated. A value the user set is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    gc.disable()
+    try:
+        _run(command, prog_name)
+    finally:
+        gc.freeze()
+
+
+_GC_FIRST_THRESHOLD = 20_000  # allocations between young collections (CPython's default is 700)
+
+
+def library_loaded() -> None:
+    """Collect garbage again, leaving out everything loaded so far (it lives until exit)."""
+    gc.freeze()
+    gc.set_threshold(_GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
+    gc.enable()
+
+
+def _run(command: click.Command, prog_name: str) -> None:
     try:
         code = command.main(prog_name=prog_name, standalone_mode=False)
         sys.stdout.flush()
@@ -147,6 +181,11 @@ def root_params(ctx: click.Context) -> dict[str, Any]:
 
 def make_options(ctx: click.Context, as_of: datetime.date | None = None, overrides: tuple[str, ...] = ()) -> api.Options:
     """The assessment options from the global options and this command's."""
+    from pathlib import Path
+
+    from cmcadvisor import api
+
+    library_loaded()
     root = root_params(ctx)
     return api.Options(
         as_of=as_of,
@@ -203,6 +242,8 @@ def fail_on_exit(fail_on: str | None, counts: dict[str, int], programs: int | No
     """Exit 1, saying why in one line, when open findings are at or above ``fail_on``."""
     if not fail_on:
         return
+    from cmcadvisor.models import SEVERITY_RANK
+
     over = {sev: n for sev, n in counts.items() if n and SEVERITY_RANK[sev] <= SEVERITY_RANK[fail_on]}
     total = sum(over.values())
     if not total:
@@ -240,11 +281,14 @@ def to_stdout(payload: bytes) -> None:
             raise
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more can reach the broken stdout
+        from cmcadvisor.errors import UserInputError
+
         raise UserInputError.single("<stdout>", f"cannot write: {exc.strerror or exc}") from None
 
 
 def emit(data: str | bytes, output: Path | None, inputs: Sequence[Path]) -> None:
     """Write ``data`` to ``output`` atomically, or to standard output (binary only when redirected)."""
+    from cmcadvisor.errors import UserInputError
     from cmcadvisor.writer import write_atomic
 
     if output is not None:
@@ -327,6 +371,10 @@ def _complete_output(formats: Sequence[str]) -> Callable[[click.Context, click.P
 
 def _quiet_context(ctx: click.Context) -> api.Context | None:
     """The rule pack and knowledge, for completion: never an error on the shell's prompt."""
+    from pathlib import Path
+
+    from cmcadvisor import api
+
     try:
         root = ctx.find_root().params
         options = api.Options(
@@ -381,6 +429,8 @@ def completion_script(command: click.Command, shell: str, prog_name: str = "cmca
 
     cls = get_completion_class(shell)
     if cls is None:  # pragma: no cover - the choice is checked by click
+        from cmcadvisor.errors import UserInputError
+
         raise UserInputError.single("completion", f"no completion for {shell}")
     complete_var = "_" + prog_name.replace("-", "_").upper() + "_COMPLETE"
     return cls(command, {}, prog_name, complete_var).source()
@@ -402,7 +452,11 @@ class ConfiguredGroup(LazyGroup):
             return super().make_context(info_name, args, parent, **extra)
         try:
             config = cliconfig.discover(args, self)
-        except UserInputError as exc:
+        except Exception as exc:
+            from cmcadvisor.errors import UserInputError  # here, not at the top: see the module docstring
+
+            if not isinstance(exc, UserInputError):
+                raise
             if extra.get("resilient_parsing"):  # shell completion: offer what can be offered
                 config = cliconfig.Config()
             else:
@@ -426,6 +480,8 @@ class ConfiguredGroup(LazyGroup):
 
 def settings_report(ctx: click.Context, command: click.Command) -> list[dict[str, Any]]:
     """Every setting of this run (global options, the ``config`` command's own, the file's), with its source."""
+    from pathlib import Path
+
     from cmcadvisor import cliconfig
 
     config: cliconfig.Config = ctx.find_root().meta.get(cliconfig.META_KEY, cliconfig.Config())
@@ -515,7 +571,7 @@ def assess_program(
 
     Returns the result, the validated program, its parsed document and the loaded context.
     """
-    from cmcadvisor import cliconfig
+    from cmcadvisor import api, cliconfig
 
     settings = ctx.find_root().meta.get(cliconfig.META_KEY)
     if settings is not None and settings.path is not None:

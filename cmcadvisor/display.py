@@ -14,6 +14,7 @@ import datetime
 import functools
 import math
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
@@ -28,6 +29,13 @@ _INSTANCE = re.compile(r"([a-z][a-z0-9_]*)\.(\d+)")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
 _ABBREVIATION = re.compile(r"(?:\b(?:sec|Sec|No|no|vs|e\.g|i\.e|etc|St|approx|Fig|fig)|\b[A-Z]\.[A-Z])\.$")
 _CODES: dict[int, tuple[re.Pattern[str], ...]] = {}
+# Labels already made, per vocabulary: (field path, exact type, value) -> label, for values of the
+# types in _CACHED (hashable, and the label depends on nothing else). A vocabulary is frozen, so
+# its labels never change. The vocabularies in use are held weakly, the last few only, and each
+# one's labels are bounded: the cache never grows with the programs a long-lived process reads.
+_CACHED = frozenset({str, bool, int, datetime.date})
+_LABELS_PER_VOCABULARY = 4096
+_LABEL_CACHES: tuple[tuple[weakref.ref[DisplayFile], dict[tuple[str | None, type, object], str]], ...] = ()
 
 
 @functools.cache
@@ -175,12 +183,39 @@ def human_date(value: datetime.date | str | None, vocab: DisplayFile | None = No
     return f"{day.day} {_v(vocab).months[day.month - 1]} {day.year}"
 
 
+def _labels(vocab: DisplayFile) -> dict[tuple[str | None, type, object], str]:
+    """The labels already made with ``vocab`` (see ``_LABEL_CACHES``)."""
+    global _LABEL_CACHES
+    for ref, labels in _LABEL_CACHES:
+        if ref() is vocab:
+            return labels
+    labels = {}
+    alive = tuple(entry for entry in _LABEL_CACHES if entry[0]() is not None)[-3:]
+    _LABEL_CACHES = (*alive, (weakref.ref(vocab), labels))  # replaced whole: readers never see it half made
+    return labels
+
+
 def label(field_path: str | None, value: object, vocab: DisplayFile | None = None) -> str:
     """Any value of a field as prose: enum labels, yes/no, units, money, dates; free text unchanged.
 
     ``field_path`` is a fact path (item indexes allowed) or None for an id shown on its own.
     """
     v = _v(vocab)
+    kind = type(value)
+    if kind not in _CACHED:
+        return _label(field_path, value, v)
+    labels = _labels(v)
+    key = (field_path, kind, value)
+    found = labels.get(key)
+    if found is None:
+        if len(labels) >= _LABELS_PER_VOCABULARY:
+            labels.clear()
+        found = labels[key] = _label(field_path, value, v)
+    return found
+
+
+def _label(field_path: str | None, value: object, v: DisplayFile) -> str:
+    """:func:`label`, made anew."""
     if value is None:
         return "not given"
     if isinstance(value, bool):

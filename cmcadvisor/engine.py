@@ -18,6 +18,9 @@ engine needs (see ``docs/engine.md``):
   (:class:`NumberCodec`): the parser refuses an exponent without a decimal point (``4e-05``,
   ``1e+16``: error 204), holds integers in 64 bits and compares an integer with a double by
   converting the integer;
+* a pack's definitions and number codec kept in the content-hash cache (:mod:`cmcadvisor.cache`)
+  under the pack's hash (:meth:`DurableEngine.cache_as`), so a cold start only creates the
+  rulesets in the native core;
 * one closure per rule id (actions are not told which rule fired); actions only record,
   and a rule fires once per program or item (an ``$or`` activates once per true branch);
 * derived facts deduplicated in Python; ``MessageObservedException`` and
@@ -44,12 +47,14 @@ from decimal import Decimal
 from importlib import metadata
 from typing import Any, Protocol
 
+from cmcadvisor import cache
 from cmcadvisor.conditions import And, CompiledRule, Firing, Lit, Node, Or
 from cmcadvisor.errors import EngineError
 from cmcadvisor.facts import FactSet, vocabulary
 from cmcadvisor.reference_eval import run_fixpoint
 
 RULES_PER_RULESET = 40
+_DEFINITIONS_FORMAT = 1  # what a cached entry of ruleset definitions holds (see DurableEngine.cache_as)
 MAX_FACT_PROPERTIES = 250
 _SENTINEL = "__sentinel__"
 
@@ -291,6 +296,36 @@ def compile_rule(rule: CompiledRule) -> dict[str, Any]:
     return {"all": conditions}
 
 
+def ruleset_definitions(chunks: Sequence[Sequence[CompiledRule]], key: str | None = None) -> tuple[NumberCodec, tuple[str, ...]]:
+    """A pack's number codec and the durable-rules JSON definition of each ruleset (one per chunk of rules).
+
+    With ``key`` (the pack's hash, see :meth:`DurableEngine.cache_as`) they are read from the
+    content-hash cache when an entry there fits the chunks, and kept there otherwise.
+    """
+    entry = f"durable-{_DEFINITIONS_FORMAT}-{key[:32]}" if key else None
+    if entry is not None:
+        cached = cache.read(entry)
+        if (
+            isinstance(cached, tuple)
+            and len(cached) == 2
+            and isinstance(cached[0], NumberCodec)
+            and isinstance(cached[1], tuple)
+            and len(cached[1]) == len(chunks)
+            and all(isinstance(text, str) for text in cached[1])
+        ):
+            return cached[0], cached[1]
+    codec = NumberCodec(value for chunk in chunks for rule in chunk for value in _constants(rule.shape.body))
+    definitions = []
+    for chunk in chunks:
+        ruleset: dict[str, Any] = {_SENTINEL: {"all": [{"m": {"t": "init"}}]}}
+        for rule in chunk:
+            ruleset[rule.id] = compile_rule(rule)
+        definitions.append(codec.dump(ruleset))
+    if entry is not None:
+        cache.write(entry, (codec, tuple(definitions)))
+    return codec, tuple(definitions)
+
+
 def program_fact(facts: FactSet) -> dict[str, Any]:
     """The program as one flat durable-rules fact (lists become ``__has__`` booleans)."""
     fact: dict[str, Any] = {_key(name): value for name, value in facts.scalars.items()}
@@ -337,6 +372,7 @@ class DurableEngine:
         self._lock = threading.Lock()
         self._packs: dict[tuple[CompiledRule, ...], _CompiledPack] = {}
         self._last: tuple[Sequence[CompiledRule] | None, _CompiledPack | None] = (None, None)
+        self._cache_as: tuple[Sequence[CompiledRule] | None, str] = (None, "")  # see cache_as
         self._counter = itertools.count(1)
         self._sids = itertools.count(1)
         self._ctx: _Context | None = None
@@ -346,6 +382,16 @@ class DurableEngine:
     def name(self) -> str:
         """``durable-rules`` plus its version."""
         return f"durable-rules {self._version}"
+
+    def cache_as(self, rules: tuple[CompiledRule, ...], key: str) -> None:
+        """Keep what compiling ``rules`` costs in Python in the content-hash cache, under ``key``.
+
+        ``key`` must identify the rules' content (the rule pack's hash). Compiling these very
+        rules (the same tuple) then reads the codec and the JSON definitions of the rulesets back
+        from :mod:`cmcadvisor.cache` instead of building them; only the native core's
+        ``create_ruleset`` calls remain. One pack is remembered: the last one named.
+        """
+        self._cache_as = (rules, key)
 
     def _compile(self, rules: Sequence[CompiledRule]) -> _CompiledPack:
         if isinstance(rules, tuple) and rules is self._last[0] and self._last[1] is not None:  # same immutable pack: skip hashing
@@ -368,25 +414,22 @@ class DurableEngine:
                     consumers.setdefault(derived, set()).add(name)
                 if rule.shape.collection:
                     rows.setdefault(rule.shape.collection, set()).add(name)
+        codec, definitions = ruleset_definitions(chunks, self._cache_as[1] if rules is self._cache_as[0] else None)
         compiled = _CompiledPack(
-            codec=NumberCodec(value for rule in ordered for value in _constants(rule.shape.body)),
+            codec=codec,
             rulesets=names,
             row_rulesets={k: tuple(sorted(v)) for k, v in sorted(rows.items())},
             consumers={k: tuple(sorted(v)) for k, v in sorted(consumers.items())},
         )
-        definitions: dict[str, str] = {}
         lean: dict[str, dict[str, Action]] = {}
         for name, chunk in zip(names, chunks, strict=True):
-            ruleset: dict[str, Any] = {_SENTINEL: {"all": [{"m": {"t": "init"}}]}}
             actions: dict[str, Action] = {_SENTINEL: _noop}
             for rule in chunk:
                 actions[rule.id] = self._make_action(rule, compiled)
-                ruleset[rule.id] = compile_rule(rule)
-            definitions[name] = compiled.codec.dump(ruleset)
             lean[name] = actions
         try:
-            for name in names:  # what Host.set_rulesets does, with our own JSON text
-                handle = self._native.create_ruleset(name, definitions[name])
+            for name, definition in zip(names, definitions, strict=True):  # what Host.set_rulesets does, with our own JSON text
+                handle = self._native.create_ruleset(name, definition)
                 compiled.handles[name] = handle
                 compiled.actions[handle] = lean[name]
         except Exception as exc:  # noqa: BLE001 - the C core raises bare Exceptions
@@ -571,6 +614,17 @@ class AutoEngine:
             run = self.python.run(rules, facts, given)
             why = f"{self.python.name} (auto: {self.durable.name} failed on this program: {exc})"
             return EngineRun(run.firings, run.derived, engine=why)
+
+
+def cache_compiled(engine: Engine, rules: tuple[CompiledRule, ...], key: str) -> None:
+    """Let ``engine`` keep its compiled form of ``rules`` (a rule pack's, hashing to ``key``) in the cache.
+
+    Only durable-rules (alone or under ``auto``) compiles anything worth keeping; see
+    :meth:`DurableEngine.cache_as`.
+    """
+    durable = engine.durable if isinstance(engine, AutoEngine) else engine
+    if isinstance(durable, DurableEngine):
+        durable.cache_as(rules, key)
 
 
 _ENGINES: dict[str, Engine] = {}

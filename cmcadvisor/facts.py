@@ -165,7 +165,18 @@ def vocabulary() -> dict[str, FactInfo]:
     return dict(sorted(out.items()))
 
 
+_PLAIN = frozenset({str, bool, int, float})  # exact types a fact value takes as it is (the common case, checked first)
+
+
+@functools.cache
+def _collections() -> frozenset[str]:
+    """The facts that are collections of items (an empty list of them is an empty collection)."""
+    return frozenset(name for name, info in vocabulary().items() if info.type == "collection")
+
+
 def _scalar(value: object) -> Value | None:
+    if type(value) in _PLAIN:
+        return value  # type: ignore[return-value]  # one of the Value types, exactly
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, bool | int | float | str):
@@ -186,12 +197,15 @@ def _flatten(data: dict[str, object], prefix: str, facts: FactSet) -> None:
                 for entry in value:
                     item: Item = {}
                     for item_key, item_value in entry.items():
-                        scalar = _scalar(item_value)
-                        if scalar is not None:
-                            item[item_key] = scalar
+                        if type(item_value) in _PLAIN:  # most values: what _scalar would return, without the call
+                            item[item_key] = item_value
+                        else:
+                            scalar = _scalar(item_value)
+                            if scalar is not None:
+                                item[item_key] = scalar
                     items.append(item)
                 facts.collections[dotted] = tuple(items)
-            elif not value and vocabulary().get(dotted, FactInfo("", "", "")).type == "collection":
+            elif not value and dotted in _collections():
                 facts.collections[dotted] = ()
             else:
                 facts.lists[dotted] = tuple(sorted({str(v) for v in value}))

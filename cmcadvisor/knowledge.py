@@ -5,7 +5,8 @@ and refuses dangling references inside the knowledge base. It also says which fi
 assessment with that folder reads (:func:`knowledge_files`): the folder's own files plus the
 built-in files it falls back on (:data:`FALLBACKS`), each with its hash, and one hash over them
 all (``KnowledgeBase.sha256``), so the audit record covers exactly the knowledge in use. It must
-not know about rules (rule-to-knowledge references are checked by :mod:`rulelint`).
+not know about rules (rule-to-knowledge references are checked by :func:`cmcadvisor.api.check_references`
+and :mod:`rulelint`).
 """
 
 from __future__ import annotations
@@ -158,11 +159,12 @@ def load_knowledge(root: Path | None = None) -> KnowledgeBase:
     citations: dict[str, Citation] = {}
     sources: dict[str, str] = {}
     for path, cites in loaded:
+        shown = display(path)  # once per file, not per citation
         for index, citation in enumerate(cites.citations):
             if citation.id in citations:
-                problems.append(ErrorItem(display(path), None, f"citations[{index}].id", f"duplicate citation id {citation.id}"))
+                problems.append(ErrorItem(shown, None, f"citations[{index}].id", f"duplicate citation id {citation.id}"))
             citations[citation.id] = citation
-            sources.setdefault(citation.id, display(path))
+            sources.setdefault(citation.id, shown)
     for path, cites in loaded:
         for index, citation in enumerate(cites.citations):
             if citation.superseded_by and citation.superseded_by not in citations:

@@ -20,15 +20,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
 
 from cmcadvisor.errors import ErrorItem, UserInputError
 
 try:  # libyaml when available: much faster for the rule pack
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _SafeLoader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 Loc = tuple[str | int, ...]
 
@@ -37,6 +38,73 @@ MAX_NODES = 50_000
 MAX_DEPTH = 40
 MAX_SCALAR_CHARS = 100_000
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# Resolved tags and built scalars are kept for short texts only, in tables emptied when full,
+# so that a long-running process (``serve``) holds at most a few thousand short strings.
+_CACHED_CHARS = 64
+_CACHED_ENTRIES = 4096
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(table: dict[_K, _V], key: _K, value: _V) -> None:
+    if len(table) >= _CACHED_ENTRIES:
+        table.clear()
+    table[key] = value
+
+
+# The implicit resolvers of the safe loader, copied at import (see _Loader). The shortcut in
+# _Loader.resolve holds only without a wildcard resolver (first character None): PyYAML has none.
+_RESOLVERS = {first: list(found) for first, found in _SafeLoader.yaml_implicit_resolvers.items()}
+_SHORTCUT = None not in _RESOLVERS
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_typed: dict[str, str] = {}  # plain text -> its tag, for texts starting like a number, date, boolean or null
+
+
+class _Loader(_SafeLoader):
+    """The safe loader (libyaml when present), with a shortcut through PyYAML's per-node tag resolution.
+
+    PyYAML calls the pure-Python ``resolve`` for every node, even with the C parser. Without path
+    resolvers (this class has none) and wildcard implicit resolvers (PyYAML registers none), its
+    answer is the default tag for every collection, for every quoted scalar and for every plain
+    scalar whose first character starts no implicit resolver ("cdmo", "Phase 2"); only the others
+    ("12", "true", "2027-01-01") need the resolvers' patterns, and their answer depends on the
+    text alone, so it is kept in a small table. The class resolves with its own copy of the
+    resolvers, taken at import, so that nothing registered later elsewhere changes how a program
+    reads or makes the table stale.
+    """
+
+    yaml_implicit_resolvers = _RESOLVERS
+    yaml_path_resolvers: dict[object, str] = {}
+
+    def resolve(self, kind: object, value: str | None, implicit: Any) -> str:  # implicit: (plain, quoted) for a scalar
+        if not _SHORTCUT:  # pragma: no cover - a wildcard resolver was registered before this import
+            return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+        if kind is yaml.ScalarNode:
+            assert value is not None
+            if not implicit[0] or value[:1] not in _RESOLVERS:  # quoted, or no resolver starts this way
+                return _STR_TAG
+            tag = _typed.get(value)
+            if tag is None:
+                tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
+                if len(value) <= _CACHED_CHARS:
+                    _remember(_typed, value, tag)
+            return tag
+        return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
+
+    def descend_resolver(self, current_node: object, current_index: object) -> None:
+        """Nothing to track: this loader has no path resolvers."""
+
+    def ascend_resolver(self) -> None:
+        """Nothing to track: this loader has no path resolvers."""
+
+
+# Tags whose safe constructor is a pure function of the text and returns an immutable value, so
+# the value built once for a text can be handed out again (the rest always go to the constructor).
+_PURE_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "timestamp"))
+_built: dict[tuple[str, str], object] = {}
 
 
 @dataclass(frozen=True)
@@ -77,43 +145,61 @@ class _Builder:
         return UserInputError.single(self.source, message, line=node.start_mark.line + 1, location=format_loc(loc))
 
     def build(self, node: yaml.Node, loc: Loc, depth: int) -> object:
+        """Python data for ``node`` at ``loc``; the line of ``loc`` itself is recorded by the caller."""
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(node, f"too many YAML nodes (over {MAX_NODES}); alias expansion or a file far too large", loc)
         if depth > MAX_DEPTH:
             raise self.fail(node, f"nesting deeper than {MAX_DEPTH} levels", loc)
-        self.lines.setdefault(loc, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, object] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise self.fail(key_node, "keys must be plain strings", loc)
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.fail(key_node, "YAML merge keys (<<) are not supported", loc)
-                key = str(key_node.value)
-                if key in result:
-                    raise self.fail(key_node, f"duplicate key '{key}'", (*loc, key))
-                self.lines[(*loc, key)] = key_node.start_mark.line + 1
-                result[key] = self.build(value_node, (*loc, key), depth + 1)
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.ScalarNode):
             if len(node.value) > MAX_SCALAR_CHARS:
                 raise self.fail(node, f"value longer than {MAX_SCALAR_CHARS} characters", loc)
             if node.tag == _STR_TAG:  # most values: what the safe constructor would return, without it
                 return node.value
-            try:
-                return self.constructor.construct_object(node, deep=True)
-            except yaml.YAMLError as exc:
-                error = self.fail(node, f"bad value: {_problem(exc)}", loc)
-            except (ValueError, OverflowError) as exc:  # e.g. 2027-02-30 as a YAML timestamp
-                error = self.fail(node, f"bad value {node.value!r}: {exc}", loc)
-            if not self.defer:
-                raise error
-            self.problems.append((loc, error.items[0]))
-            return str(node.value)  # kept as text: validation reports it with every other problem
+            return self.scalar(node, loc)
+        lines = self.lines
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, object] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.fail(key_node, "keys must be plain strings", loc)
+                if key_node.tag == _MERGE_TAG:
+                    raise self.fail(key_node, "YAML merge keys (<<) are not supported", loc)
+                key = str(key_node.value)
+                where = (*loc, key)
+                if key in result:
+                    raise self.fail(key_node, f"duplicate key '{key}'", where)
+                lines[where] = key_node.start_mark.line + 1  # a key's line, not its value's
+                result[key] = self.build(value_node, where, depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            items: list[object] = []
+            for index, item in enumerate(node.value):
+                where = (*loc, index)
+                lines[where] = item.start_mark.line + 1
+                items.append(self.build(item, where, depth + 1))
+            return items
         raise self.fail(node, "unsupported YAML node", loc)  # pragma: no cover
+
+    def scalar(self, node: yaml.ScalarNode, loc: Loc) -> object:
+        """A scalar that is not plain text (a number, date, boolean, null or an explicit tag)."""
+        key = (node.tag, node.value)
+        if key in _built:
+            return _built[key]
+        try:
+            value = self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            error = self.fail(node, f"bad value: {_problem(exc)}", loc)
+        except (ValueError, OverflowError) as exc:  # e.g. 2027-02-30 as a YAML timestamp
+            error = self.fail(node, f"bad value {node.value!r}: {exc}", loc)
+        else:
+            if node.tag in _PURE_TAGS and len(node.value) <= _CACHED_CHARS:
+                _remember(_built, key, value)
+            return value
+        if not self.defer:
+            raise error
+        self.problems.append((loc, error.items[0]))
+        return str(node.value)  # kept as text: validation reports it with every other problem
 
 
 def format_loc(loc: Loc) -> str:
@@ -260,6 +346,7 @@ def parse_text(text: str, source: str, *, is_json: bool = False, defer: bool = F
     if node is None:
         return Document(source, None, {})
     builder = _Builder(source, defer)
+    builder.lines[()] = node.start_mark.line + 1
     try:
         data = builder.build(node, (), 0)
     except RecursionError:
@@ -358,21 +445,40 @@ def sha256_files(root: Path, paths: list[Path]) -> str:
 
 
 def files_under(root: Path, pattern: str) -> list[Path]:
-    """Files matching ``pattern`` below ``root``; links that lead outside it are refused.
+    """Files matching ``pattern`` below ``root``, in path order; links that lead outside it are refused.
 
-    Folders are walked without following links; a linked file is accepted only when it resolves
+    Folders are walked without following links (as ``os.walk`` does, with ``os.scandir``,
+    skipping folders that cannot be read); a linked file is accepted only when it resolves
     inside ``root``.
     """
     base = root.resolve()
-    found: list[Path] = []
-    for folder, dirs, names in os.walk(root, followlinks=False):
-        dirs.sort()
-        for name in sorted(names):
-            if not fnmatch.fnmatch(name, pattern):
+    found: list[tuple[tuple[str, ...], str]] = []  # (path parts below root, path): Path's own order
+
+    def walk(folder: str, parts: tuple[str, ...]) -> None:  # as os.walk goes: files by name, then folders by name
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError:
+            return
+        folders = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    folders.append(entry)
                 continue
-            path = Path(folder) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(base):
-                raise UserInputError.single(str(path), f"points outside {root}; links out of a pack are refused")
-            if path.is_file():
-                found.append(path)
-    return sorted(found)
+            if not fnmatch.fnmatch(entry.name, pattern):
+                continue
+            if entry.is_symlink() and not Path(entry.path).resolve().is_relative_to(base):
+                raise UserInputError.single(str(Path(entry.path)), f"points outside {root}; links out of a pack are refused")
+            if entry.is_file():
+                found.append(((*parts, entry.name), entry.path))
+        for entry in folders:
+            walk(entry.path, (*parts, entry.name))
+
+    walk(os.fspath(root), ())
+    found.sort()
+    return [Path(path) for _, path in found]

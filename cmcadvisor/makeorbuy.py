@@ -8,22 +8,35 @@ arithmetic of that policy lives with the knowledge loader, which checks the file
 re-evaluating the factor rules (and the rules they chain on) with one fact changed at a time, at
 the boundaries the factor rules themselves test: it is computed, never written by hand. The
 what-ifs run on the pure-Python evaluator, the engine's tested oracle, because dozens of them
-per program would cost far more on durable-rules; the recommendation itself uses the engine's
-firings. A consideration no rule votes on is neutral when some of the facts it rests on
-(``evidence`` in the knowledge file) are given, and unknown only when none are. Each factor keeps
-its score, its contribution (weight x score), the rules that voted and the facts it was judged
-on, so renderers can show what each consideration added and why. This module formats no prose
-beyond the rules' own messages and a fixed sentence for a factor no rule voted on.
+per program would cost far more on durable-rules; each re-evaluates only the rules the changed
+fact can move, on the facts they read, and its firings are memoised per rule pack (bounded:
+programs share most of those values). The recommendation itself uses the engine's firings. A
+consideration no rule votes on is neutral when some of the facts it rests on (``evidence`` in the
+knowledge file) are given, and unknown only when none are. Each factor keeps its score, its
+contribution (weight x score), the rules that voted and the facts it was judged on, so renderers
+can show what each consideration added and why. This module formats no prose beyond the rules' own
+messages and a fixed sentence for a factor no rule voted on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from typing import Literal
 
-from cmcadvisor.conditions import CompiledRule, Lit, literals
-from cmcadvisor.facts import COMPUTED, COMPUTED_SCALARS, FactSet, Value, as_user_change, compute_scalars, dependents, vocabulary
+from cmcadvisor.conditions import And, CompiledRule, Lit, literals
+from cmcadvisor.facts import (
+    COMPUTED,
+    COMPUTED_SCALARS,
+    FactSet,
+    Item,
+    Value,
+    as_user_change,
+    compute_scalars,
+    dependents,
+    vocabulary,
+)
 from cmcadvisor.knowledge import KnowledgeBase, capped_vote, confidence_band, factor_score, recommend
 from cmcadvisor.models.knowledge import ConfidenceBand, MakeOrBuyConfig
 from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor, MakeOrBuyFlip
@@ -92,7 +105,7 @@ def rules_by_factor(pack: RulePack) -> dict[str, list[LoadedRule]]:
 
 
 def _score(
-    groups: Mapping[str, list[LoadedRule]],
+    plan: _Plan,
     kb: KnowledgeBase,
     fired: set[str],
     verdicts: Mapping[str, Verdict] | None,
@@ -100,28 +113,21 @@ def _score(
     facts: FactSet | None = None,
 ) -> _Score:
     config = kb.make_or_buy
-    weights: dict[str, float] = {str(k): v for k, v in config.weights.items()}
-    evidence: dict[str, list[str]] = {str(k): v for k, v in config.evidence.items()}
-    total = sum(weights.get(f, 0.0) for f in MAKE_OR_BUY_FACTORS) or 1.0
     scalars: Mapping[str, Value] = facts.scalars if facts is not None else {}
     vocab = vocabulary()
     factors: list[MakeOrBuyFactor] = []
     score = 0.0
     known = 0
-    for factor in MAKE_OR_BUY_FACTORS:
-        weight = weights.get(factor, 0.0) / total
-        mine = groups[factor]
+    for index, factor in enumerate(MAKE_OR_BUY_FACTORS):
+        signed, evidence = plan.votes[index][1], plan.evidence[index]
+        mine = plan.groups[factor]
         voting = [r for r in mine if r.id in fired]
-        net = 0
-        for rule in voting:
-            vote = rule.spec.then.make_or_buy
-            assert vote is not None
-            net += vote.strength if vote.favours == "in_house" else -vote.strength
-        net = capped_vote(net, config)
+        raw = sum(strength for rule_id, strength in signed if rule_id in fired)
+        net = capped_vote(raw, config)
         waiting = [
             verdicts[r.id] for r in mine if verdicts is not None and r.id in verdicts and verdicts[r.id].truth == Truth.UNKNOWN
         ]
-        basis = [*evidence.get(factor, []), *(name for rule in voting for name in sorted(rule.compiled.shape.facts))]
+        basis = [*evidence, *(name for rule in voting for name in plan.rule_facts[rule.id])]
         given = {name: scalars[name] for name in basis if name in scalars and name in vocab}
         missing = sorted({name for verdict in waiting for name in verdict.missing if name in vocab})
         if voting:
@@ -141,16 +147,16 @@ def _score(
                 if waiting
                 else "The facts given point neither way on this consideration."
             )
-        part = weight * factor_score(net, config)
-        score += part
+        term = plan.terms[index][raw]
+        score += term.part
         factors.append(
             MakeOrBuyFactor(
                 id=factor,
                 favours=favours,
-                weight=round(weight, 4),
+                weight=plan.shown_weights[index],
                 reason=reason,
-                score=round(factor_score(net, config), 4),
-                contribution=round(part, 4),
+                score=term.shown_score,
+                contribution=term.shown_part,
                 rules=sorted(r.id for r in voting),
                 facts=dict(sorted(given.items())),
                 missing=missing,
@@ -177,7 +183,7 @@ def _votes(groups: Mapping[str, list[LoadedRule]], kb: KnowledgeBase) -> list[tu
 
 
 def _recommend(votes: list[tuple[float, list[tuple[str, int]]]], kb: KnowledgeBase, fired: set[str]) -> str:
-    """The recommendation alone (what-if runs), by the same arithmetic as :func:`_score`."""
+    """The recommendation alone, by the same arithmetic as :func:`_score` (the reference for :func:`_flipped`)."""
     score, known = 0.0, 0
     for weight, signed in votes:
         net = sum(strength for rule_id, strength in signed if rule_id in fired)
@@ -188,16 +194,107 @@ def _recommend(votes: list[tuple[float, list[tuple[str, int]]]], kb: KnowledgeBa
 
 
 @dataclass(frozen=True)
+class _Term:
+    """One factor's term of the score for one net vote: weight x score, and the rounded figures shown."""
+
+    part: float  # weight * factor_score(net), the term _recommend and _score add up
+    shown_score: float  # round(factor_score(net), 4)
+    shown_part: float  # round(part, 4)
+
+
+def _terms(votes: Sequence[tuple[float, Sequence[tuple[str, int]]]], config: MakeOrBuyConfig) -> tuple[dict[int, _Term], ...]:
+    """Per factor, its term for every net vote its rules can give (the same arithmetic, done once per pack)."""
+    out = []
+    for weight, signed in votes:
+        reach = sum(abs(strength) for _, strength in signed)
+        table = {}
+        for net in range(-reach, reach + 1):
+            part = weight * factor_score(net, config)
+            table[net] = _Term(part, round(factor_score(net, config), 4), round(part, 4))
+        out.append(table)
+    return tuple(out)
+
+
+def _parts(plan: _Plan, fired: AbstractSet[str]) -> list[float]:
+    """Per factor, weight x score for the rules in ``fired``: the terms :func:`_recommend` adds up."""
+    return [
+        plan.terms[index][sum(s for rule_id, s in signed if rule_id in fired)].part
+        for index, (_, signed) in enumerate(plan.votes)
+    ]
+
+
+def _flipped(plan: _Plan, config: MakeOrBuyConfig, base_parts: Sequence[float], fact: str, fired: AbstractSet[str]) -> str:
+    """What :func:`_recommend` gives for ``fired`` after a what-if on ``fact``, recomputing only the factors it can move.
+
+    A factor none of whose rules is affected by ``fact`` keeps its base part exactly; the parts
+    are then added in factor order from 0.0, as :func:`_recommend` adds them, so the score (and the
+    recommendation) is the same float, not merely a close one.
+    """
+    parts = list(base_parts)
+    for index in plan.touched.get(fact, ()):
+        parts[index] = plan.terms[index][sum(s for rule_id, s in plan.votes[index][1] if rule_id in fired)].part
+    score = 0.0
+    for part in parts:
+        score += part
+    return recommend(score, plan.known, config)
+
+
+@dataclass(frozen=True)
 class _FactProbe:
     """The literals the factor rules test on one fact, and the values worth trying on it."""
 
     lits: tuple[Lit, ...]
     values: tuple[Value, ...]  # the boundaries of those literals (every value of a bool or enum)
     marks: tuple[tuple[bool | None, ...], ...]  # per value, how each literal comes out
+    # (value, mark) pairs in the order tried when the current value is not a number (by text)
+    by_text: tuple[tuple[Value, tuple[bool | None, ...]], ...] = ()
+    known: Mapping[tuple[type, Value], tuple[bool | None, ...]] = field(default_factory=dict)  # marks by (type, value)
+    # tries by the current value and its type: programs share most values, and a probe lives as
+    # long as its plan (bounded by _MAX_TRIES)
+    memo: dict[tuple[type, Value | None], tuple[Value, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def signature(self, value: object) -> tuple[bool | None, ...]:
         """How each literal comes out for a value (None throughout when the fact is absent)."""
+        if value is not None:
+            found = self.known.get((type(value), value))  # type: ignore[arg-type]
+            if found is not None:  # one of the probe's own values: its mark, already made
+                return found
         return _signature(self.lits, value)
+
+    def tries(self, current: Value | None) -> tuple[Value, ...]:
+        """The values worth trying when the program gives ``current`` (None: not given), nearest first (see _candidates)."""
+        key = (type(current), current)  # with the type, so 1 is never True (nor 1.0)
+        found = self.memo.get(key)
+        if found is None:
+            found = self._tries(current)
+            if len(self.memo) >= _MAX_TRIES:
+                self.memo.clear()
+            self.memo[key] = found
+        return found
+
+    def _tries(self, current: Value | None) -> tuple[Value, ...]:
+        pairs: Sequence[tuple[Value, tuple[bool | None, ...]]] = self.by_text  # a value that is not a number: by text
+        if isinstance(current, int | float) and not isinstance(current, bool):
+
+            def distance(pair: tuple[Value, object], current: float = float(current)) -> tuple[float, str]:
+                value = pair[0]
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    return (abs(float(value) - current), str(value))
+                return (0.0, str(value))
+
+            pairs = sorted(zip(self.values, self.marks, strict=True), key=distance)
+        out: list[Value] = []
+        seen = {self.signature(current)}
+        for value, mark in pairs:
+            if value == current:
+                continue
+            if mark not in seen:
+                seen.add(mark)
+                out.append(value)
+        return tuple(out)
+
+
+_MAX_TRIES = 1024  # per fact, the current values whose tries are kept
 
 
 def _signature(lits: Sequence[Lit], value: object) -> tuple[bool | None, ...]:
@@ -230,7 +327,9 @@ def _probes(rules: Sequence[LoadedRule]) -> dict[str, _FactProbe]:
                 values.update(int(v) for v in near) if whole else values.update(near)
         ordered = tuple(sorted(values, key=lambda v: (type(v).__name__, v)))
         marks = tuple(_signature(by_fact[fact], v) for v in ordered)
-        probes[fact] = _FactProbe(tuple(by_fact[fact]), ordered, marks)
+        by_text = tuple(sorted(zip(ordered, marks, strict=True), key=lambda pair: str(pair[0])))
+        known = {(type(v), v): mark for v, mark in zip(ordered, marks, strict=True)}
+        probes[fact] = _FactProbe(tuple(by_fact[fact]), ordered, marks, by_text, known)
     return probes
 
 
@@ -247,25 +346,11 @@ def _candidates(probes: Mapping[str, _FactProbe], facts: FactSet) -> list[tuple[
         current = facts.scalars.get(fact)
         if current is not None and fact in FIXED_FACTS:
             continue
-        numeric = isinstance(current, int | float) and not isinstance(current, bool)
-
-        def distance(pair: tuple[Value, object], current: object = current, numeric: bool = numeric) -> tuple[float, str]:
-            value = pair[0]
-            if numeric and isinstance(value, int | float) and not isinstance(value, bool):
-                return (abs(float(value) - float(current)), str(value))  # type: ignore[arg-type]
-            return (0.0, str(value))
-
-        seen = {probe.signature(current)}
-        for value, mark in sorted(zip(probe.values, probe.marks, strict=True), key=distance):
-            if value == current:
-                continue
-            if mark not in seen:
-                seen.add(mark)
-                out.append((fact, value))
+        out.extend((fact, value) for value in probe.tries(current))
     return out
 
 
-def _could_flip(plan: _Plan, kb: KnowledgeBase, fired: set[str], base: str) -> Callable[[str], bool]:
+def _could_flip(plan: _Plan, kb: KnowledgeBase, parts: Sequence[float], base: str) -> Callable[[str], bool]:
     """Whether changing a fact can give a recommendation other than ``base`` (else skip its what-ifs).
 
     A change moves only the factors its rules vote in, each by at most its weight either way, so
@@ -274,12 +359,10 @@ def _could_flip(plan: _Plan, kb: KnowledgeBase, fired: set[str], base: str) -> C
     exact: a range that crosses a threshold is tried value by value.
     """
     thresholds = kb.make_or_buy.thresholds
-    if sum(1 for _, signed in plan.votes if signed) < thresholds.min_known_factors:
+    if plan.known < thresholds.min_known_factors:
         return lambda fact: False  # every what-if would be undetermined, which never counts as a flip
     if base not in ("in_house", "cdmo", "hybrid"):
         return lambda fact: False  # too few facts to recommend: the questions, not a what-if, say what is missing
-    config = kb.make_or_buy
-    parts = [weight * factor_score(sum(s for rule_id, s in signed if rule_id in fired), config) for weight, signed in plan.votes]
     total, decide, margin = sum(parts), thresholds.decide, 1e-9
 
     def could(fact: str) -> bool:
@@ -325,6 +408,24 @@ class _Plan:
     # change of that fact can move), in id order, and their ids
     affected: dict[str, tuple[tuple[CompiledRule, ...], frozenset[str]]]
     touched: dict[str, tuple[int, ...]]  # per fact: the factors (indexes into votes) it can move
+    known: int  # the factors with rules: what _recommend counts as judged
+    evidence: tuple[tuple[str, ...], ...]  # per factor, in factor order: the facts it rests on (knowledge file)
+    rule_facts: dict[str, tuple[str, ...]]  # per factor rule: the facts it tests, sorted
+    dependents: dict[str, tuple[str, ...]]  # per fact a what-if can change: itself and the facts computed from it
+    # per fact a what-if can change: the program facts its affected rules test (all they read of
+    # the scalar and list facts, so a what-if evaluates them on these alone)
+    reads: dict[str, tuple[str, ...]]
+    terms: tuple[dict[int, _Term], ...]  # per factor (in factor order): its term by net vote
+    shown_weights: tuple[float, ...]  # per factor: its weight rounded as the output shows it
+    # per fact whose affected rules test no collection: the derived facts those rules wait on
+    # (with the facts they read, all a what-if's firings depend on); other facts are not listed
+    waits: dict[str, frozenset[str]]
+    # What-if firings already found (see _fired): programs share most of the values the affected
+    # rules read. Bounded; a plan lives as long as its pack and knowledge base.
+    fired: dict[tuple[object, ...], frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+
+
+_MAX_WHAT_IFS = 8192  # what-if firings kept per plan
 
 
 _PLANS: dict[tuple[str, str, int], _Plan] = {}
@@ -370,8 +471,97 @@ def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
             fact: tuple(index for index, (_, signed) in enumerate(votes) if any(rule_id in ids for rule_id, _ in signed))
             for fact, (_, ids) in affected.items()
         }
-        plan = _PLANS[key] = _Plan(groups, votes, sub_pack, _probes(rules), affected, touched)
+        evidence = {str(k): tuple(v) for k, v in kb.make_or_buy.evidence.items()}
+        plan = _PLANS[key] = _Plan(
+            groups,
+            votes,
+            sub_pack,
+            _probes(rules),
+            affected,
+            touched,
+            known=sum(1 for _, signed in votes if signed),
+            evidence=tuple(evidence.get(factor, ()) for factor in MAKE_OR_BUY_FACTORS),
+            rule_facts={rule.id: tuple(sorted(rule.compiled.shape.facts)) for rule in rules},
+            dependents={fact: (fact, *dependents(fact)) for fact in affected},
+            reads={
+                fact: tuple(
+                    sorted({lit.fact for rule in rules for lit in literals(rule.shape.body or And(())) if lit.item_field is None})
+                )
+                for fact, (rules, _) in affected.items()
+            },
+            terms=_terms(votes, kb.make_or_buy),
+            shown_weights=tuple(round(weight, 4) for weight, _ in votes),
+            waits={
+                fact: frozenset(name for rule in rules for name in rule.shape.derived)
+                for fact, (rules, _) in affected.items()
+                if not any(rule.shape.collection for rule in rules)
+            },
+        )
     return plan
+
+
+@dataclass(slots=True)  # not frozen: cheaper to make, a dozen per program; never changed once made
+class _WhatIfs:
+    """What every what-if on one fact shares, for one program."""
+
+    fact: str
+    rules: tuple[CompiledRule, ...]  # the rules a change of the fact can move (plan.affected)
+    kept: frozenset[str]  # the base firings it cannot move
+    given: frozenset[str]  # the facts those derive
+    recompute: bool  # facts are computed from the fact (a changed stage moves its stage index)
+    reads: tuple[str, ...]  # the program facts the rules read (plan.reads)
+    read: dict[str, Value]  # those of them the program gives as scalars, with their values
+    lists: dict[str, tuple[str, ...]]  # the list facts they read
+    key: tuple[object, ...] | None  # what the firings depend on besides the scalars read (None: not memoised)
+
+
+def _what_ifs(
+    plan: _Plan, fact: str, facts: FactSet, base_fired: AbstractSet[str], derived: Sequence[tuple[str, tuple[str, ...]]]
+) -> _WhatIfs:
+    """``derived``: the base firings of the plan's rules that derive facts, with those facts."""
+    rules, affected_ids = plan.affected.get(fact, ((), frozenset()))
+    kept = frozenset(base_fired - affected_ids)
+    given = frozenset(name for rule_id, names in derived if rule_id not in affected_ids for name in names)
+    # The affected rules read no program facts but ``reads``: evaluating them on these alone
+    # gives the same firings, without copying every fact of the program for each what-if.
+    reads = plan.reads.get(fact, ())
+    moved = plan.dependents.get(fact) or (fact, *dependents(fact))
+    lists = {name: facts.lists[name] for name in reads if name in facts.lists}
+    waits = plan.waits.get(fact)
+    key = None if waits is None else (fact, tuple(lists.get(name) for name in reads), given & waits)
+    return _WhatIfs(
+        fact,
+        rules,
+        kept,
+        given,
+        len(moved) > 1,
+        reads,
+        {name: facts.scalars[name] for name in reads if name in facts.scalars},
+        lists,
+        key,
+    )
+
+
+def _fired(plan: _Plan, what_ifs: _WhatIfs, read: dict[str, Value], collections: dict[str, tuple[Item, ...]]) -> frozenset[str]:
+    """The rules a what-if fires (``read``: the scalar facts the rules read, one changed).
+
+    The firings of the affected rules depend on nothing but the facts they read, the derived
+    facts their gates wait on and (for a collection rule) the items: with no collection rule,
+    they are memoised on the first two, each value with its type (so ``1`` is never ``True``).
+    """
+    key = None
+    if what_ifs.key is not None:
+        key = (what_ifs.key, tuple((type(value), value) for value in map(read.get, what_ifs.reads)))
+        found = plan.fired.get(key)
+        if found is not None:
+            return found
+    firings, _ = run_fixpoint(what_ifs.rules, FactSet(read, what_ifs.lists, collections), what_ifs.given)
+    fired = frozenset(firing.rule for firing in firings)
+    if key is not None:
+        if len(plan.fired) >= _MAX_WHAT_IFS:
+            plan.fired.clear()
+        plan.fired[key] = fired
+    return fired
 
 
 def build_make_or_buy(
@@ -384,14 +574,15 @@ def build_make_or_buy(
 ) -> MakeOrBuy:
     """The recommendation with its factors, and the single-fact changes that would flip it."""
     plan = _plan(pack, kb)
-    base = _score(plan.groups, kb, fired, verdicts, lambda rule: message(rule, facts), facts)
+    config = kb.make_or_buy
+    base = _score(plan, kb, fired, verdicts, lambda rule: message(rule, facts), facts)
     base_fired = {rule.id for rule in plan.sub_pack if rule.id in fired}
+    derived = [(rule.id, rule.derives) for rule in plan.sub_pack if rule.derives and rule.id in fired]
+    base_parts = _parts(plan, fired)
     flips: dict[str, str] = {}  # per fact, the nearest change that flips the recommendation
     changes: dict[str, MakeOrBuyFlip] = {}  # the same changes, as data for renderers
-    scalars = dict(facts.scalars)  # one copy, changed one fact at a time and put back
-    changed = FactSet(scalars, facts.lists, facts.collections)
-    context: tuple[str, set[str], set[str]] | None = None
-    could_flip = _could_flip(plan, kb, fired, base.recommendation)
+    context: _WhatIfs | None = None
+    could_flip = _could_flip(plan, kb, base_parts, base.recommendation)
     open_facts: dict[str, bool] = {}
     for probed, probe_value in _candidates(plan.probes, facts):
         # A fact's candidates come nearest first, so its first flip is the one to report. A probe
@@ -400,33 +591,23 @@ def build_make_or_buy(
         if user_change is None:
             continue
         fact, value = user_change
-        if (
-            fact in flips
-            or not open_facts.setdefault(fact, could_flip(fact))
-            or (fact != probed and value == facts.scalars.get(fact))
-        ):
+        if fact in flips or (fact != probed and value == facts.scalars.get(fact)):
             continue
-        affected, affected_ids = plan.affected.get(fact, ((), frozenset()))
-        if context is None or context[0] != fact:
-            kept = base_fired - affected_ids
-            given = {name for rule in plan.sub_pack if rule.id in kept for name in rule.derives}
-            context = (fact, kept, given)
-        _, kept, given = context
+        is_open = open_facts.get(fact)
+        if is_open is None:
+            is_open = open_facts[fact] = could_flip(fact)
+        if not is_open:
+            continue
+        if context is None or context.fact != fact:
+            context = _what_ifs(plan, fact, facts, base_fired, derived)
         current = facts.scalars.get(fact)
-        moved = (fact, *dependents(fact))
-        saved = {name: scalars[name] for name in moved if name in scalars}
-        scalars[fact] = value
-        if len(moved) > 1:
+        if context.recompute:
+            scalars = {**facts.scalars, fact: value}
             compute_scalars(scalars)
-        try:
-            firings, _ = run_fixpoint(affected, changed, given)
-        finally:
-            for name in moved:
-                if name in saved:
-                    scalars[name] = saved[name]
-                else:
-                    scalars.pop(name, None)
-        recommendation = _recommend(plan.votes, kb, kept | {f.rule for f in firings})
+            read = {name: scalars[name] for name in context.reads if name in scalars}
+        else:
+            read = {**context.read, fact: value}
+        recommendation = _flipped(plan, config, base_parts, fact, context.kept | _fired(plan, context, read, facts.collections))
         if recommendation not in (base.recommendation, "undetermined"):
             flips[fact] = f"{_describe(fact, value, current)} (gives {recommendation})"
             changes[fact] = MakeOrBuyFlip(fact=fact, op=_relation(value, current), value=value, gives=recommendation)

@@ -10,14 +10,17 @@ It must not run the engine or lay out output for a format (that is the renderers
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from cmcadvisor import display
-from cmcadvisor.conditions import Firing
+from cmcadvisor.conditions import ITEM_MARK, Firing
 from cmcadvisor.facts import FactSet, Item, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
 from cmcadvisor.models.knowledge import Citation, DisplayFile
@@ -32,13 +35,14 @@ from cmcadvisor.models.result import (
     findings_from_dicts,
     questions_from_dicts,
 )
-from cmcadvisor.models.rule import FINDING_KINDS, PATHWAY_IDS, SEVERITY_RANK
-from cmcadvisor.reference_eval import Truth, Verdict, ruled_out
+from cmcadvisor.models.rule import FINDING_KINDS, PATHWAY_IDS, SEVERITY_RANK, Condition
+from cmcadvisor.reference_eval import FALSE, Truth, Verdict, ruled_out
 from cmcadvisor.registry import LoadedRule, RulePack
 
 PATHWAY_PRECEDENCE = ("granted", "not_applicable", "not_eligible", "eligible")
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_.\[\]]+)\}")
 _ENUM_LIST = re.compile(r"\s*\(([a-z0-9_]+(?:, [a-z0-9_]+)+)\)")  # "(none, in_development, ...)" in a question
+_UNKNOWN = Truth.UNKNOWN  # read once: an enum member read off its class costs much more than a global
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,79 @@ def _item_label(item: Item | None) -> str:
     return f" ({display.shorten(label, 60)})"
 
 
+@dataclass(frozen=True)
+class _Template:
+    """A message template split once at its placeholders (the same pieces ``_PLACEHOLDER.sub`` sees).
+
+    ``head`` is the text before the first placeholder; ``tail`` holds each placeholder's name,
+    its item field (``item.x`` -> ``x``, else None) and the text after it. ``constant`` is the
+    filled text of a template without placeholders, which no program can change.
+    """
+
+    text: str
+    head: str
+    tail: tuple[tuple[str, str | None, str], ...]
+    constant: str | None
+
+
+@functools.lru_cache(maxsize=4096)  # keyed on the template text; a few hundred per rule pack
+def _template(text: str) -> _Template:
+    pieces = _PLACEHOLDER.split(text)  # [text, name, text, name, ..., text]
+    tail = tuple(
+        (name, name[5:] if name.startswith("item.") else None, after)
+        for name, after in zip(pieces[1::2], pieces[2::2], strict=True)
+    )
+    return _Template(text, pieces[0], tail, None if tail else " ".join(text.split()))
+
+
+_FILLED_KEPT = 8192  # filled texts kept per rule pack and knowledge base (a few MB at most)
+
+
+def _fill(
+    template: _Template,
+    facts: FactSet,
+    item: Item | None,
+    collection: str | None,
+    vocab: DisplayFile | None,
+    filled: dict[tuple[object, ...], str] | None = None,
+) -> str:
+    """:func:`fill_message` of a parsed template.
+
+    ``filled`` keeps texts already made with the same vocabulary: the text depends only on the
+    template, the collection and the values filled in (their types too: ``True`` labels "yes",
+    ``1`` labels "1", and they are equal keys), and those repeat from program to program.
+    """
+    if template.constant is not None:
+        return template.constant
+    values = [
+        item.get(item_field) if item_field is not None and item is not None else facts.get(name)
+        for name, item_field, _ in template.tail
+    ]
+    key: tuple[object, ...] = ()
+    if filled is not None:
+        key = (template.text, collection, item is None, *values, *map(type, values))
+        found = filled.get(key)
+        if found is not None:
+            return found
+    out = [template.head]
+    for (name, item_field, after), value in zip(template.tail, values, strict=True):
+        if value is None:
+            out.append("(not given)")
+        else:
+            if item_field is not None and item is not None:
+                path = f"{collection}[].{item_field}" if collection else item_field
+            else:
+                path = name
+            out.append(display.label(path, value, vocab))
+        out.append(after)
+    text = " ".join("".join(out).split())
+    if filled is not None:
+        if len(filled) >= _FILLED_KEPT:
+            filled.clear()
+        filled[key] = text
+    return text
+
+
 def fill_message(
     template: str,
     facts: FactSet,
@@ -75,18 +152,7 @@ def fill_message(
     Every value goes through the display vocabulary (``series_a`` -> "Series A", 8000000 on a
     dollar fact -> "US$ 8.0 million"); ``collection`` names the list an ``{item.field}`` belongs to.
     """
-
-    def lookup(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name.startswith("item.") and item is not None:
-            value: object = item.get(name[5:])
-            path = f"{collection}[].{name[5:]}" if collection else name[5:]
-        else:
-            value = facts.get(name)
-            path = name
-        return "(not given)" if value is None else display.label(path, value, vocab)
-
-    return " ".join(_PLACEHOLDER.sub(lookup, template).split())
+    return _fill(_template(template), facts, item, collection, vocab)
 
 
 def rule_message(
@@ -97,30 +163,63 @@ def rule_message(
     vocab: DisplayFile | None = None,
 ) -> str:
     """A rule's message filled for one program, with the ``then.notes`` its facts do not rule out."""
+    return _rule_message(rule, facts, item, collection, vocab)
+
+
+def _rule_message(
+    rule: LoadedRule,
+    facts: FactSet,
+    item: Item | None,
+    collection: str | None,
+    vocab: DisplayFile | None,
+    filled: dict[tuple[object, ...], str] | None = None,
+) -> str:
+    """:func:`rule_message`, with the texts already filled for this vocabulary (see :func:`_fill`)."""
     then = rule.spec.then
-    text = fill_message(then.message, facts, item, collection, vocab)
-    notes = [fill_message(n.text, facts, item, collection, vocab) for n in then.notes if not ruled_out(n.applies_when, facts)]
+    text = _fill(_template(then.message), facts, item, collection, vocab, filled)
+    if not then.notes:
+        return text
+    notes = [
+        _fill(_template(n.text), facts, item, collection, vocab, filled)
+        for n in then.notes
+        if not ruled_out(n.applies_when, facts)
+    ]
     return " ".join([text, *notes]) if notes else text
+
+
+@functools.lru_cache(maxsize=4096)  # keyed on a rule's tested fact names; one entry per rule shape
+def _fact_plan(names: tuple[str, ...]) -> tuple[tuple[tuple[str, str | None], ...], bool]:
+    """Each tested fact with its item field (``c[].f`` -> ``f``, else None); whether any is an item fact."""
+    plan = tuple((name, name.split(ITEM_MARK, 1)[1] if ITEM_MARK in name else None) for name in names)
+    return plan, any(field_name is not None for _, field_name in plan)
 
 
 def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> dict[str, Value | list[str]]:
     """The present facts a rule tests, with item facts named by their index."""
+    shape = rule.compiled.shape
+    plan, has_items = _fact_plan(shape.facts)
+    scalars, lists = facts.scalars, facts.lists  # FactSet.get, inlined: their names never overlap
     out: dict[str, Value | list[str]] = {}
-    collection = rule.compiled.shape.collection
-    items = facts.collections.get(collection, ()) if collection else ()
-    for name in rule.compiled.shape.facts:
-        if "[]." in name:
-            if item_index is None or item_index >= len(items):
-                continue
-            field_name = name.split("[].", 1)[1]
-            if field_name in items[item_index]:
-                out[name.replace("[]", f"[{item_index}]")] = items[item_index][field_name]
-        else:
-            value = facts.get(name)
-            if isinstance(value, tuple):
-                out[name] = list(value)
-            elif value is not None:
+    if not has_items:  # most rules: shape.facts is sorted, so the names come out in order
+        for name, _ in plan:
+            value = scalars.get(name)
+            if value is not None:
                 out[name] = value
+            elif name in lists:
+                out[name] = list(lists[name])
+        return out
+    items = facts.collections.get(shape.collection, ()) if shape.collection else ()
+    item = items[item_index] if item_index is not None and item_index < len(items) else None
+    for name, field_name in plan:
+        if field_name is not None:
+            if item is not None and field_name in item:
+                out[name.replace("[]", f"[{item_index}]")] = item[field_name]
+        else:
+            value = scalars.get(name)
+            if value is not None:
+                out[name] = value
+            elif name in lists:
+                out[name] = list(lists[name])
     return dict(sorted(out.items()))
 
 
@@ -196,10 +295,20 @@ def _waiver_index(program: ProgramFile, pack: RulePack, as_of: datetime.date) ->
 
 @dataclass(frozen=True)
 class _Static:
-    """The parts of a rule's findings that do not depend on the program (shared, never mutated)."""
+    """What a finding rule's findings take from the rule alone (shared, never mutated).
 
+    Its templates are parsed once; only the facts filled into them change from program to program.
+    """
+
+    rule: LoadedRule
+    rank: int  # SEVERITY_RANK of the rule's severity: findings sort by it first
+    collection: str | None
+    title: _Template
+    message: _Template
+    notes: tuple[tuple[Condition | None, _Template], ...]  # then.notes, each with its applies_when
     topics: list[str]
     citations: list[CitationRef]
+    citation_ids: frozenset[str]
     due: DueRef
     requires: list[str]
     before: list[str]
@@ -210,10 +319,11 @@ class _Static:
 class _PackFindings:
     """What findings reuse from program to program, for one rule pack and knowledge base."""
 
-    statics: dict[str, _Static]  # per finding rule
+    statics: dict[str, _Static]  # per finding rule, in the pack's order
     # An undetermined rule's finding depends only on the rule and its missing facts, which repeat
     # from program to program: validated ones are kept (a bounded number), numbered F-0000.
     undetermined: dict[tuple[str, frozenset[str]], dict[str, Any]] = field(default_factory=dict)
+    filled: dict[tuple[object, ...], str] = field(default_factory=dict)  # see _fill
 
 
 _PACKS: dict[tuple[str, str], _PackFindings] = {}
@@ -231,12 +341,20 @@ def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
             spec = rule.spec
             if spec.kind not in FINDING_KINDS:
                 continue
+            then = spec.then
             statics[spec.id] = _Static(
+                rule=rule,
+                rank=SEVERITY_RANK[spec.severity],
+                collection=rule.compiled.shape.collection,
+                title=_template(then.title or spec.title),
+                message=_template(then.message),
+                notes=tuple((note.applies_when, _template(note.text)) for note in then.notes),
                 topics=list(spec.topics),
                 citations=cite(kb, spec.citations),
-                due=DueRef(stage=spec.then.due.stage) if spec.then.due else _NO_DUE,
-                requires=list(spec.then.requires),
-                before=list(spec.then.before),
+                citation_ids=frozenset(spec.citations),
+                due=DueRef(stage=then.due.stage) if then.due else _NO_DUE,
+                requires=list(then.requires),
+                before=list(then.before),
                 undetermined_title=f"Not yet decidable: {spec.title}",
             )
         if len(_PACKS) >= 8:  # a few packs per process at most
@@ -274,6 +392,13 @@ def _undetermined(plan: _PackFindings, rule: LoadedRule, missing: frozenset[str]
     return found
 
 
+def _kept_refs(static: _Static, excluded: AbstractSet[str]) -> list[CitationRef]:
+    """The rule's citation refs without the excluded ones (its shared list when none is excluded)."""
+    if not excluded or static.citation_ids.isdisjoint(excluded):
+        return static.citations
+    return _kept(static.citations, excluded)
+
+
 def build_findings(
     pack: RulePack,
     kb: KnowledgeBase,
@@ -291,15 +416,19 @@ def build_findings(
     waivers = _waiver_index(program, pack, as_of) if program.waivers else {}
     plan = _pack_findings(pack, kb)
     statics = plan.statics
+    vocab, filled = kb.display, plan.filled
     used: set[str] = set()
-    drafts: list[tuple[tuple[object, ...], dict[str, Any]]] = []
-    for firing in sorted(set(firings), key=lambda f: (f.rule, -1 if f.item is None else f.item)):
+    # (sort key, finding body, whether the body is shared and must be copied before numbering)
+    drafts: list[tuple[tuple[int, str, int], dict[str, Any], bool]] = []
+    seen: set[tuple[str, int | None]] = set()  # (rule, item) names a firing: a pack holds one version of a rule
+    for firing in firings:  # the drafts are sorted below
         static = statics.get(firing.rule)
-        if static is None:
+        if static is None or (firing.rule, firing.item) in seen:
             continue
-        rule = pack.by_id[firing.rule]
+        seen.add((firing.rule, firing.item))
+        rule = static.rule
         spec = rule.spec
-        collection = rule.compiled.shape.collection
+        collection = static.collection
         item = facts.collections[collection][firing.item] if collection and firing.item is not None else None
         status = "open"
         waiver_ref = None
@@ -315,19 +444,26 @@ def build_findings(
                 honoured=honoured,
                 reason=reason,
             )
+        detail = _fill(static.message, facts, item, collection, vocab, filled)
+        if static.notes:
+            notes = [
+                _fill(text, facts, item, collection, vocab, filled) for when, text in static.notes if not ruled_out(when, facts)
+            ]
+            if notes:
+                detail = " ".join([detail, *notes])
         drafts.append(
             (
-                (SEVERITY_RANK[spec.severity], spec.id, -1 if firing.item is None else firing.item),
+                (static.rank, spec.id, -1 if firing.item is None else firing.item),
                 {
                     "rule": spec.id,
                     "kind": spec.kind,
                     "severity": spec.severity,
-                    "title": fill_message(spec.then.title or spec.title, facts, item, collection, kb.display) + _item_label(item),
-                    "detail": rule_message(rule, facts, item, collection, kb.display),
+                    "title": _fill(static.title, facts, item, collection, vocab, filled) + _item_label(item),
+                    "detail": detail,
                     "topics": static.topics,
                     "due": static.due,
                     "status": status,
-                    "citations": static.citations,
+                    "citations": _kept_refs(static, excluded),
                     "facts": matched_facts(rule, facts, firing.item),
                     "confidence": spec.confidence,
                     "unsettled": spec.unsettled,
@@ -335,21 +471,35 @@ def build_findings(
                     "before": static.before,
                     "waiver": waiver_ref,
                 },
+                False,
             )
         )
     undetermined_rank = SEVERITY_RANK["info"] + 1
-    for rule in pack.active:
-        verdict = verdicts.get(rule.id)
-        if verdict is None or verdict.truth != Truth.UNKNOWN or rule.id not in statics:
+    for rule_id, verdict in verdicts.items():
+        if verdict.truth != _UNKNOWN:
             continue
-        drafts.append(((undetermined_rank, rule.id, -1), _undetermined(plan, rule, verdict.missing)))
-    drafts.sort(key=lambda d: d[0])
-    findings = findings_from_dicts(
-        [{**body, "id": f"F-{n:04d}", "citations": _kept(body["citations"], excluded)} for n, (_, body) in enumerate(drafts, 1)]
-    )
+        static = statics.get(rule_id)
+        if static is None:
+            continue
+        body = _undetermined(plan, static.rule, verdict.missing)
+        drafts.append(((undetermined_rank, rule_id, -1), body, True))
+    drafts.sort(key=lambda d: d[0])  # the keys are unique: (severity, rule, item)
+    bodies = []
+    for n, (_, body, shared) in enumerate(drafts, 1):
+        if shared:
+            body = {**body, "citations": _kept(body["citations"], excluded)}
+        body["id"] = f"F-{n:04d}"
+        bodies.append(body)
+    findings = findings_from_dicts(bodies)
     waived = sorted(f.rule for f in findings if f.status == "waived")
     unused = sorted(rule_id for rule_id in waivers if rule_id not in used)
     return findings, waived, unused
+
+
+@functools.cache
+def _pathway_list() -> TypeAdapter[list[PathwayResult]]:
+    """Validates a program's pathway rows in one call (built at first use, not at import)."""
+    return TypeAdapter(list[PathwayResult])
 
 
 def build_pathways(
@@ -366,7 +516,8 @@ def build_pathways(
     """
     regions = set(facts.lists.get("program.regions", ())) | {"us"}
     fired_ids = {f.rule for f in firings}
-    results: list[PathwayResult] = []
+    filled = _pack_findings(pack, kb).filled
+    results: list[dict[str, Any]] = []  # validated together at the end
     for pathway_id in PATHWAY_IDS:
         if pathway_id.split(".", 1)[0] not in regions:
             continue
@@ -378,22 +529,22 @@ def build_pathways(
             status = PATHWAY_PRECEDENCE[best]
             chosen = [r for r in decided if r.spec.then.pathway and r.spec.then.pathway.status == status]
             results.append(
-                PathwayResult(
-                    id=pathway_id,
-                    name=name,
-                    status=status,
-                    rationale=" ".join(rule_message(r, facts, None, vocab=kb.display) for r in chosen),
-                    rules=[r.id for r in chosen],
-                    citations=sorted({c for r in chosen for c in r.spec.citations} - set(excluded)),
-                    next_step=next(
+                {
+                    "id": pathway_id,
+                    "name": name,
+                    "status": status,
+                    "rationale": " ".join(_rule_message(r, facts, None, None, kb.display, filled) for r in chosen),
+                    "rules": [r.id for r in chosen],
+                    "citations": sorted({c for r in chosen for c in r.spec.citations} - set(excluded)),
+                    "next_step": next(
                         (r.spec.then.pathway.next_step for r in chosen if r.spec.then.pathway and r.spec.then.pathway.next_step),
                         None,
                     ),
-                    unsettled=[r.spec.unsettled for r in chosen if r.spec.unsettled],
-                )
+                    "unsettled": [r.spec.unsettled for r in chosen if r.spec.unsettled],
+                }
             )
             continue
-        unknown = [r for r in rules if verdicts.get(r.id, Verdict(Truth.FALSE)).truth == Truth.UNKNOWN]
+        unknown = [r for r in rules if verdicts.get(r.id, FALSE).truth == _UNKNOWN]
         missing = sorted({m for r in unknown for m in verdicts[r.id].missing})
         if unknown:
             rationale = (
@@ -412,34 +563,33 @@ def build_pathways(
         else:
             rationale = "cmcadvisor has no rules for this pathway yet; assess it with the cited sources."
         results.append(
-            PathwayResult(
-                id=pathway_id,
-                name=name,
-                status="undetermined",
-                rationale=rationale,
-                rules=[r.id for r in (unknown or rules)],
-                citations=_kept(
+            {
+                "id": pathway_id,
+                "name": name,
+                "status": "undetermined",
+                "rationale": rationale,
+                "rules": [r.id for r in (unknown or rules)],
+                "citations": _kept(
                     sorted({c for r in unknown for c in r.spec.citations})
                     or (list(kb.pathways[pathway_id].citations) if pathway_id in kb.pathways else []),
                     excluded,
                 ),
-                next_step=_undetermined_step(kb, pathway_id, missing),
-                missing_facts=missing,
-            )
+                "next_step": _undetermined_step(kb, pathway_id, missing),
+                "missing_facts": missing,
+            }
         )
-    return results
+    return _pathway_list().validate_python(results)
 
 
 def _undetermined_step(kb: KnowledgeBase, pathway_id: str, missing: Sequence[str]) -> str | None:
     """The next step of an undecided pathway: answer what is missing, then the pathway's own step."""
     pathway = kb.pathways.get(pathway_id)
     own = " ".join(pathway.undetermined_step.split()) if pathway and pathway.undetermined_step else None
-    vocab = vocabulary()
     asks = list(
         dict.fromkeys(
-            _without_value_list(vocab[generic].question, frozenset(vocab[generic].allowed))
-            for generic in (_INDEX.sub("[]", name) for name in missing if not name.startswith("derived."))
-            if generic in vocab
+            ask
+            for ask in (_ask(_INDEX.sub("[]", name)) for name in missing if not name.startswith("derived."))
+            if ask is not None
         )
     )
     if not asks:
@@ -453,9 +603,29 @@ def _undetermined_step(kb: KnowledgeBase, pathway_id: str, missing: Sequence[str
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
+@functools.lru_cache(maxsize=1024)  # keyed on a fact name of the vocabulary, which is fixed per process
+def _ask(generic: str) -> str | None:
+    """The vocabulary's question for a fact (item indexes as ``[]``) without its raw value list; None if it has none."""
+    info = vocabulary().get(generic)
+    return None if info is None else _without_value_list(info.question, frozenset(info.allowed))
+
+
 def _without_value_list(question: str, allowed: frozenset[str]) -> str:
     """A question without its "(none, in_development, ...)" list of raw values (the labels follow it)."""
     return _ENUM_LIST.sub(lambda m: "" if set(m.group(1).split(", ")) <= allowed else m.group(0), question)
+
+
+_SETTLES: dict[str, dict[str, tuple[str, bool]]] = {}
+
+
+def _settles(pack: RulePack) -> dict[str, tuple[str, bool]]:
+    """:attr:`RulePack.settles` by rule id (built once per pack)."""
+    found = _SETTLES.get(pack.sha256)
+    if found is None:
+        if len(_SETTLES) >= 8:  # a few packs per process at most
+            _SETTLES.clear()
+        found = _SETTLES[pack.sha256] = {rule_id: (target, chained) for rule_id, target, chained in pack.settles}
+    return found
 
 
 def build_questions(
@@ -472,15 +642,16 @@ def build_questions(
                 continue
             for rule_id in derivers.get(name[8:], ()):
                 verdict = verdicts.get(rule_id)
-                if rule_id not in seen and verdict is not None and verdict.truth == Truth.UNKNOWN:
+                if rule_id not in seen and verdict is not None and verdict.truth == _UNKNOWN:
                     out |= expand(verdict.missing, seen | {rule_id})
         return out
 
     unlocks: dict[str, set[str]] = {}
-    for rule_id, target, chained in pack.settles:
-        verdict = verdicts.get(rule_id)
-        if verdict is None or verdict.truth != Truth.UNKNOWN:
+    settles = _settles(pack)
+    for rule_id, verdict in verdicts.items():  # the order does not matter: questions are sorted below
+        if verdict.truth != _UNKNOWN or rule_id not in settles:
             continue
+        target, chained = settles[rule_id]
         missing = verdict.missing
         names = expand(missing, {rule_id}) if chained else missing  # only these can miss derived facts
         for name in names:
@@ -521,11 +692,14 @@ def build_outcomes(
 ) -> Outcomes:
     """Pathways, findings and questions for one evaluated program."""
     excluded = excluded_citations(kb, facts)
-    findings, waived, unused = build_findings(pack, kb, facts, firings, verdicts, program, as_of, excluded)
+    # Each step below reads only the undetermined verdicts (a rule that is not in the mapping is
+    # treated as false): passing just those spares each a pass over every rule of the pack.
+    unknown = {rule_id: verdict for rule_id, verdict in verdicts.items() if verdict.truth == _UNKNOWN}
+    findings, waived, unused = build_findings(pack, kb, facts, firings, unknown, program, as_of, excluded)
     return Outcomes(
-        pathways=build_pathways(pack, kb, facts, firings, verdicts, excluded),
+        pathways=build_pathways(pack, kb, facts, firings, unknown, excluded),
         findings=findings,
-        questions=build_questions(pack, facts, verdicts, kb.display),
+        questions=build_questions(pack, facts, unknown, kb.display),
         waived=waived,
         waivers_unused=unused,
         excluded_citations=excluded,

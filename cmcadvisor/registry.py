@@ -2,8 +2,11 @@
 
 Reads ``rules/<area>/<ID>.yaml`` (and an organisation's ``--rules-dir`` packs), validates each
 against :class:`~cmcadvisor.models.rule.RuleSpec`, rejects duplicate ids and aliases naming
-both files, and compiles each rule's condition into the engine-neutral shape. It must not
-evaluate rules or check references into the knowledge base (that is :mod:`rulelint`).
+both files, and compiles each rule's condition into the engine-neutral shape. A pack whose
+files hash the same as one loaded before is read back, already validated and compiled, from
+the content-hash cache (:mod:`cmcadvisor.cache`). It must not evaluate rules or check
+references into the knowledge base (that is :func:`cmcadvisor.api.check_references` and
+:mod:`rulelint`).
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from cmcadvisor import __version__, cache
 from cmcadvisor.conditions import CompiledRule, literals, shape_of
@@ -109,26 +110,20 @@ def _cache_key(digest: str) -> str:
     return f"rules-{__version__}-{digest[:32]}"
 
 
-def _from_cache(digest: str, root: Path, display: Callable[[str], str]) -> list[LoadedRule] | None:
-    """Rules of a pack read back from the cache (validated again), or None."""
+def _from_cache(digest: str, display: Callable[[str], str]) -> list[LoadedRule] | None:
+    """Rules of a pack read back from the cache, as validated and compiled when it was written, or None."""
     entries = cache.read(_cache_key(digest))
     if not isinstance(entries, list):
         return None
-    rules: list[LoadedRule] = []
     try:
-        for entry in entries:
-            spec = RuleSpec.model_validate(entry["spec"])
-            rules.append(LoadedRule(spec, display(entry["path"]), compile_spec(spec)))
-    except (ValidationError, KeyError, TypeError):
+        return [LoadedRule(spec, display(path), compiled) for path, spec, compiled in entries]
+    except (TypeError, ValueError):  # not the shape written below: rebuild
         return None
-    return rules
 
 
 def _to_cache(digest: str, root: Path, paths: Sequence[Path], rules: Sequence[LoadedRule]) -> None:
-    entries = [
-        {"path": path.relative_to(root).as_posix(), "spec": rule.spec.model_dump(mode="json", by_alias=True)}
-        for path, rule in zip(paths, rules, strict=True)
-    ]
+    """Cache a pack's validated rules (each with its path inside the pack and its compiled form)."""
+    entries = [(path.relative_to(root).as_posix(), rule.spec, rule.compiled) for path, rule in zip(paths, rules, strict=True)]
     cache.write(_cache_key(digest), entries)
 
 
@@ -163,7 +158,7 @@ def load_rulepack(extra_dirs: Sequence[Path] = (), *, builtin: bool = True) -> R
         def display(relative: str, root: Path = root, shipped: bool = shipped) -> str:
             return f"rules/{relative}" if shipped else str(root / relative)
 
-        cached = _from_cache(digest, root, display)
+        cached = _from_cache(digest, display)
         if cached is not None:
             loaded.extend(cached)
             continue

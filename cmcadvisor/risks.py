@@ -17,18 +17,19 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
 from cmcadvisor import display
 from cmcadvisor.errors import ErrorItem, KnowledgeError, UserInputError
 from cmcadvisor.facts import FactSet
-from cmcadvisor.loader import data_dir, format_loc, load_document
+from cmcadvisor.loader import Document, data_dir, format_loc, load_document
 from cmcadvisor.models.knowledge import RiskCategoriesFile, RiskCategory
 from cmcadvisor.models.result import FindingResult, Risk
-from cmcadvisor.models.rule import TOPICS, TextPart
+from cmcadvisor.models.rule import TOPICS, Condition, TextPart
 from cmcadvisor.reference_eval import ruled_out
-from cmcadvisor.validation import validate_document
+from cmcadvisor.validation import load_model
 
 RISK_CATEGORIES_FILE = "risk_categories.yaml"
 WAIVED_MARK = " (accepted: waived)"
@@ -47,6 +48,14 @@ class RiskCategories:
     def categories(self) -> Mapping[str, RiskCategory]:
         """Categories by id."""
         return self.config.categories
+
+    @cached_property
+    def _texts(self) -> dict[str, tuple[_Text, _Text, _Text]]:
+        """Per category: its effect, mitigation and trigger as sentences, made once per loaded configuration."""
+        return {
+            cid: (_prepared(category.effect), _prepared(category.mitigation), _prepared(category.trigger))
+            for cid, category in self.config.categories.items()
+        }
 
 
 def risk_level(score: int) -> Level:
@@ -78,18 +87,18 @@ def load_risk_categories(folder: Path | None = None, *, citations: Collection[st
     display = f"knowledge/{RISK_CATEGORIES_FILE}" if shipped else str(path)
     if not path.is_file():
         raise KnowledgeError.single(display, "missing knowledge file")
-    try:
-        doc = load_document(path, display=display)
-        config = validate_document(doc, RiskCategoriesFile, KnowledgeError)
-    except KnowledgeError:
-        raise
-    except UserInputError as exc:
-        raise KnowledgeError(exc.items) from None
+    config = load_model(path, RiskCategoriesFile, KnowledgeError, display=display)  # through the content-hash cache
     problems: list[ErrorItem] = []
     by_topic: dict[str, str] = {}
+    parsed: list[Document] = []  # the file's line map, parsed only to place a problem
 
     def problem(loc: tuple[str | int, ...], message: str) -> None:
-        problems.append(ErrorItem(display, doc.line_of(loc), format_loc(loc), message))
+        if not parsed:
+            try:
+                parsed.append(load_document(path, display=display))
+            except UserInputError as exc:
+                raise KnowledgeError(exc.items) from None
+        problems.append(ErrorItem(display, parsed[0].line_of(loc), format_loc(loc), message))
 
     for cid, category in config.categories.items():
         for index, topic in enumerate(category.topics):
@@ -148,20 +157,35 @@ def score_of(finding: FindingResult, categories: RiskCategories) -> tuple[int, i
     return likelihood, max(1, min(5, impact))
 
 
+@lru_cache(maxsize=4096)  # findings' titles and details recur from program to program
 def _sentence(text: str) -> str:
     text = " ".join(text.split())
     return text if not text or text.endswith((".", "!", "?")) else text + "."
 
 
+# A category text made into sentences once: each part's sentence with its applicability condition.
+_Text = tuple[tuple[str, Condition | None], ...]
+
+
+def _prepared(text: str | Sequence[TextPart]) -> _Text:
+    if isinstance(text, str):
+        return ((_sentence(text), None),)
+    return tuple((_sentence(p.text), p.applies_when) for p in text)
+
+
+def _text_of(text: _Text, facts: FactSet | None) -> str:
+    """:func:`text_for` of a prepared text."""
+    return " ".join(sentence for sentence, when in text if facts is None or not ruled_out(when, facts))
+
+
 def text_for(text: str | Sequence[TextPart], facts: FactSet | None) -> str:
     """A category text for one program: the parts its facts do not rule out, as sentences."""
-    if isinstance(text, str):
-        return _sentence(text)
-    return " ".join(_sentence(p.text) for p in text if facts is None or not ruled_out(p.applies_when, facts))
+    return _text_of(_prepared(text), facts)
 
 
-def _mitigation(finding: FindingResult, category: RiskCategory, facts: FactSet | None) -> str:
-    text = f"{text_for(category.mitigation, facts)} For the specific action, see the finding of the same title."
+def _mitigation(finding: FindingResult, mitigation: str) -> str:
+    """The mitigation of one risk (``mitigation``: its category's mitigation text for the program)."""
+    text = f"{mitigation} For the specific action, see the finding of the same title."
     waiver = finding.waiver
     if finding.status == "waived" and waiver is not None:
         text += (
@@ -172,36 +196,38 @@ def _mitigation(finding: FindingResult, category: RiskCategory, facts: FactSet |
 
 
 def _risk(
+    number: int,
     finding: FindingResult,
     cid: str,
     category: RiskCategory,
     scores: tuple[int, int],
-    facts: FactSet | None,
+    texts: tuple[str, str, str],
     excluded: AbstractSet[str],
 ) -> Risk:
+    """Risk R-``number`` for a registered finding (``texts``: its category's effect, mitigation, trigger for the program)."""
     likelihood, impact = scores
     score = likelihood * impact
     waived = finding.status == "waived"
     cited = dict.fromkeys([*(c.id for c in finding.citations), *category.citations])
-    citations = [c for c in cited if c not in excluded]
+    effect, mitigation, trigger = texts
     return Risk(
-        id="",
+        id=f"R-{number:03d}",
         title=finding.title + (WAIVED_MARK if waived else ""),
         category=cid,
         cause=" ".join(part for part in (_sentence(finding.title), _sentence(finding.detail)) if part),
-        effect=text_for(category.effect, facts),
+        effect=effect,
         likelihood=likelihood,
         impact=impact,
         score=score,
         level=risk_level(score),
-        mitigation=_mitigation(finding, category, facts),
+        mitigation=_mitigation(finding, mitigation),
         owner=category.owner,
-        trigger=text_for(category.trigger, facts),
+        trigger=trigger,
         rules=[finding.rule],
         topics=list(finding.topics),
         status="waived" if waived else "open",
         finding=finding.id,
-        citations=citations,
+        citations=[c for c in cited if c not in excluded],
     )
 
 
@@ -216,11 +242,19 @@ def build_risks(
     With ``facts``, category texts keep only the parts the program's facts do not rule out;
     ``excluded`` citations (see :func:`cmcadvisor.outcomes.excluded_citations`) are left out.
     """
-    risks: list[Risk] = []
+    entries: list[tuple[tuple[int, str, str, str], FindingResult, str, tuple[int, int]]] = []
     for finding in findings:
         if not is_registered(finding, categories):
             continue
         cid = category_of(finding, categories)
-        risks.append(_risk(finding, cid, categories.categories[cid], score_of(finding, categories), facts, excluded))
-    risks.sort(key=lambda r: (-r.score, r.category, r.rules[0], r.finding or ""))
-    return [r.model_copy(update={"id": f"R-{n:03d}"}) for n, r in enumerate(risks, 1)]
+        likelihood, impact = score_of(finding, categories)
+        entries.append(((-likelihood * impact, cid, finding.rule, finding.id), finding, cid, (likelihood, impact)))
+    entries.sort(key=lambda entry: entry[0])  # numbered in register order, so each risk is built once with its id
+    texts: dict[str, tuple[str, str, str]] = {}  # per category, its texts for this program
+    risks: list[Risk] = []
+    for number, (_, finding, cid, scores) in enumerate(entries, 1):
+        if cid not in texts:
+            effect, mitigation, trigger = categories._texts[cid]
+            texts[cid] = (_text_of(effect, facts), _text_of(mitigation, facts), _text_of(trigger, facts))
+        risks.append(_risk(number, finding, cid, categories.categories[cid], scores, texts[cid], excluded))
+    return risks

@@ -1,9 +1,10 @@
 """Checks on the rule pack and the knowledge base: the rules that lint the rules.
 
-:func:`check_references` is strict and runs on every load (a dangling citation is an error);
-:func:`lint` adds the authoring checks of ``cmcadvisor rules lint``: file name equals id, fact
-vocabulary, operator and value types, placeholders, derived facts produced and consumed,
-examples present, stale or draft sources. It reports; it must not change any file.
+The strict check that runs on every load (a dangling citation is an error) is
+:func:`cmcadvisor.api.check_references`; :func:`lint` adds the authoring checks of
+``cmcadvisor rules lint``: file name equals id, fact vocabulary, operator and value types,
+placeholders, derived facts produced and consumed, examples present, stale or draft sources.
+It reports; it must not change any file.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pydantic import BaseModel
 from cmcadvisor import display
 from cmcadvisor.conditions import Lit, literals, misplaced_derived, to_nnf
 from cmcadvisor.dates import add_months
-from cmcadvisor.errors import ErrorItem, RuleFileError
 from cmcadvisor.facts import FactInfo, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
 from cmcadvisor.models.knowledge import ACTIVITY_IDS, MILESTONE_IDS, Citation, DisplayFile, RiskCategoriesFile
@@ -133,18 +133,6 @@ def citation_attention(citation: Citation, today: datetime.date) -> list[Attenti
             )
         )
     return found
-
-
-def check_references(pack: RulePack, kb: KnowledgeBase) -> None:
-    """Refuse rules that cite unknown knowledge ids."""
-    problems = [
-        ErrorItem(rule.source, None, "citations", f"unknown citation {cid} (not in the knowledge base)")
-        for rule in pack.rules
-        for cid in rule.spec.citations
-        if cid not in kb.citations
-    ]
-    if problems:
-        raise RuleFileError(problems)
 
 
 def _value_fits(info: FactInfo, value: object) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
-import difflib
 import hashlib
 import re
 import types
@@ -145,6 +144,8 @@ def errors_from_validation(doc: Document, exc: ValidationError, model: type[Base
         if kind == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
             allowed = sorted({name for m in _models_at(model, loc[:-1]) for name in _field_names(m)})
+            import difflib  # only for a mistyped key
+
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             message = "unknown key"
             hint = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(allowed)}"
@@ -300,28 +301,26 @@ def load_program(path: Path, *, display: str | None = None, rules: RuleLookup | 
 def load_model(path: Path, model: type[M], error_cls: type[UserInputError], *, display: str | None = None) -> M:
     """Read a data file (knowledge) into a model, through the content-hash cache.
 
-    A file whose bytes hash the same as a file validated before is read back from the cache
-    and validated again by the model (no YAML parsing); anything else is parsed and validated
-    in full, with located errors, and then cached.
+    A file whose bytes hash the same as a file validated before is read back from the cache,
+    as validated then (see :mod:`cmcadvisor.cache`); anything else is parsed and validated in
+    full, with located errors, and then cached.
     """
     from cmcadvisor import __version__, cache
     from cmcadvisor.loader import read_bytes
 
     try:
         raw = read_bytes(path)
-    except UserInputError as exc:
-        raise error_cls(exc.items) from None
+    except UserInputError as exc:  # named as load_document names the file
+        items = exc.items if display is None else [dataclasses.replace(item, source=display) for item in exc.items]
+        raise error_cls(items) from None
     key = f"model-{model.__name__}-{__version__}-{hashlib.sha256(raw).hexdigest()[:32]}"
     cached = cache.read(key)
-    if cached is not None:
-        try:
-            return model.model_validate(cached)
-        except ValidationError:
-            pass  # a damaged cache entry: parse the file instead
+    if isinstance(cached, model):
+        return cached
     try:
         doc = load_document(path, display=display)
     except UserInputError as exc:
         raise error_cls(exc.items) from None
     value = validate_document(doc, model, error_cls)
-    cache.write(key, value.model_dump(mode="json", by_alias=True))
+    cache.write(key, value)
     return value

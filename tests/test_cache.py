@@ -1,19 +1,26 @@
-"""The rule-pack cache saves time and nothing else: same rules, damaged entries ignored."""
+"""The content-hash cache saves time and nothing else: same rules and knowledge, damaged or stale entries ignored."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 
 from cmcadvisor import cache
+from cmcadvisor.engine import RULES_PER_RULESET, ruleset_definitions
+from cmcadvisor.errors import KnowledgeError
+from cmcadvisor.knowledge import load_knowledge
+from cmcadvisor.loader import data_dir
+from cmcadvisor.models.knowledge import CitationsFile
 from cmcadvisor.registry import load_rulepack
+from cmcadvisor.validation import load_model
 
 
 def test_cached_pack_equals_fresh_pack(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path))
     fresh = load_rulepack()
-    assert list(tmp_path.glob("rules-*.json"))
+    assert list(tmp_path.glob("rules-*.pickle"))
     cached = load_rulepack()
     assert [r.spec for r in cached.rules] == [r.spec for r in fresh.rules]
     assert [r.compiled for r in cached.rules] == [r.compiled for r in fresh.rules]
@@ -24,12 +31,73 @@ def test_cached_pack_equals_fresh_pack(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_damaged_cache_is_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path))
     fresh = load_rulepack()
-    for path in tmp_path.glob("rules-*.json"):
-        path.write_text('{"format": 1, "value": [{"path": "x.yaml", "spec": {"id": "bad"}}]}')
+    entries = list(tmp_path.glob("rules-*.pickle"))
+    assert entries
+    for damage in (b"not a pickle", entries[0].read_bytes()[:200], b""):  # garbage, truncated, empty
+        for path in entries:
+            path.write_bytes(damage)
+        again = load_rulepack()
+        assert [r.spec for r in again.rules] == [r.spec for r in fresh.rules]
+        assert [r.compiled for r in again.rules] == [r.compiled for r in fresh.rules]
+        assert again.sha256 == fresh.sha256
+
+
+def test_entry_written_by_other_code_is_not_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An entry is used only by the code that wrote it (same modules, Python and pydantic)."""
+    monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path))
+    fresh = load_rulepack()
+    for path in tmp_path.glob("rules-*.pickle"):
+        with path.open("wb") as handle:  # a well-formed entry of the same shape, from other code
+            pickle.dump("another version of the tool", handle)
+            pickle.dump([("x.yaml", None, None)], handle)
     assert [r.spec for r in load_rulepack().rules] == [r.spec for r in fresh.rules]
-    for path in tmp_path.glob("rules-*.json"):
-        path.write_text("not json")
-    assert len(load_rulepack().rules) == len(fresh.rules)
+    cache.write("probe", [1, 2])
+    assert cache.read("probe") == [1, 2]
+    monkeypatch.setattr(cache, "code_tag", lambda: "edited modules")
+    assert cache.read("probe") is None
+
+
+def test_cached_knowledge_equals_fresh_knowledge(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path))
+    fresh = load_knowledge()
+    assert list(tmp_path.glob("model-*.pickle"))
+    cached = load_knowledge()
+    assert cached == fresh
+    for path in tmp_path.glob("model-*.pickle"):
+        path.write_bytes(b"damaged")
+    assert load_knowledge() == fresh
+
+
+def test_cached_durable_definitions_equal_fresh_ones(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The durable-rules adapter's ruleset definitions, kept under the pack's hash, are the ones it builds."""
+    monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path))
+    pack = load_rulepack()
+    ordered = sorted(pack.compiled_active(), key=lambda rule: rule.id)
+    chunks = [ordered[i : i + RULES_PER_RULESET] for i in range(0, len(ordered), RULES_PER_RULESET)]
+    codec, fresh = ruleset_definitions(chunks, None)  # no key: nothing kept
+    assert not list(tmp_path.glob("durable-*.pickle"))
+    assert ruleset_definitions(chunks, pack.sha256)[1] == fresh  # built and kept
+    entries = list(tmp_path.glob("durable-*.pickle"))
+    assert entries
+    cached_codec, cached = ruleset_definitions(chunks, pack.sha256)  # read back
+    assert cached == fresh
+    assert (cached_codec.above, cached_codec.below) == (codec.above, codec.below)
+    assert ruleset_definitions(chunks[:-1], pack.sha256)[1] == fresh[:-1]  # an entry of another shape: rebuilt
+    for path in entries:
+        path.write_bytes(b"damaged")
+    assert ruleset_definitions(chunks, pack.sha256)[1] == fresh
+
+
+def test_cache_never_hides_an_edited_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Entries are keyed by the file's bytes: an edited knowledge file is read and validated again."""
+    monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path / "cache"))
+    source = data_dir("knowledge") / "citations.yaml"
+    copy = tmp_path / "citations.yaml"
+    copy.write_bytes(source.read_bytes())
+    assert load_model(copy, CitationsFile, KnowledgeError).citations
+    copy.write_text("citations: [{id: not-a-citation-id}]\n", encoding="utf-8")
+    with pytest.raises(KnowledgeError):
+        load_model(copy, CitationsFile, KnowledgeError)
 
 
 def test_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -38,3 +106,14 @@ def test_cache_can_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert cache.cache_dir() is None
     load_rulepack()
     assert not list(tmp_path.iterdir())
+
+
+def test_entry_others_may_write_is_not_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Entries are the user's own (mode 0600); one that others could have written is never unpickled."""
+    monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path))
+    cache.write("probe", {"a": 1})
+    (entry,) = tmp_path.glob("probe.pickle")
+    assert entry.stat().st_mode & 0o077 == 0
+    assert cache.read("probe") == {"a": 1}
+    entry.chmod(0o666)
+    assert cache.read("probe") is None

@@ -547,3 +547,21 @@ def test_codec_dump_fast_path_writes_what_the_careful_writer_writes(value: Any) 
     assert codec.dump(value) == "".join(codec._parts(value))
     assert codec.dump({"x": [1e-7]}) == '{"x":[0.0000001]}'  # json.dumps would write 1e-07, which durable-rules refuses
     assert codec.dump({"big": 2**60}) == '{"big":' + str(2**53 + 2) + "}"
+
+
+def test_compiled_conditions_are_dropped_with_their_nodes() -> None:
+    """The compiled-closure cache follows its conditions: a long-lived process (serve) does not grow it."""
+    import gc
+
+    from cmcadvisor import reference_eval
+    from cmcadvisor.conditions import And, Lit
+    from cmcadvisor.facts import FactSet
+
+    gc.collect()
+    before = len(reference_eval._COMPILED)
+    for n in range(500):  # fresh nodes each time, as explain or a reloaded pack makes them
+        node = And((Lit("product.x", "eq", n), Lit("product.y", "gt", n)))
+        reference_eval.evaluate_node(node, FactSet(scalars={"product.x": n, "product.y": n + 1}))
+    del node
+    gc.collect()
+    assert len(reference_eval._COMPILED) <= before + 5

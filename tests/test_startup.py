@@ -86,3 +86,18 @@ def test_lazy_command_summaries_are_the_first_paragraph_of_their_docstring() -> 
             assert stand_in.get_short_help_str(limit) == real.get_short_help_str(limit), (name, limit)
     runner = click.testing.CliRunner()
     assert "List, show, lint and test the rule pack." in runner.invoke(cli, ["--help"]).output
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"]])
+def test_top_command_loads_only_the_command_line_modules(args: list[str]) -> None:
+    """--version and --help load the four command-line modules and nothing click does not load itself."""
+    found = _loaded(*args)
+    assert sorted(n for n in found if n.startswith("cmcadvisor")) == [
+        "cmcadvisor",
+        "cmcadvisor.cli",
+        "cmcadvisor.cli_lazy",
+        "cmcadvisor.cliconfig",
+        "cmcadvisor.cliutil",
+    ]
+    # Standard-library modules click does not need: the settings search and the error module stay off this path.
+    assert not found & {"pathlib", "dataclasses", "tomllib"}, sorted(found & {"pathlib", "dataclasses", "tomllib"})

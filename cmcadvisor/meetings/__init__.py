@@ -11,9 +11,9 @@ from the assessment date and the program, never from the clock; nothing here for
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from cmcadvisor.dates import add_months
-from cmcadvisor.meetings.brief import build_brief
-from cmcadvisor.meetings.explain import explain_meeting
 from cmcadvisor.meetings.fit import evaluate_fit, suggest_types
 from cmcadvisor.meetings.knowledge import PACKAGE_ITEM_IDS, REQUEST_ITEM_IDS, MeetingKnowledge, load_meeting_types
 from cmcadvisor.meetings.plan import meetings_for, plan, plan_meeting, recommend_meetings
@@ -27,6 +27,26 @@ from cmcadvisor.models.meetings import (
     QuestionGroup,
     TraceEntry,
 )
+
+if TYPE_CHECKING:
+    from cmcadvisor.meetings.brief import build_brief
+    from cmcadvisor.meetings.explain import explain_meeting
+
+# Drafting a brief and explaining a meeting are imported at first use: an assessment plans
+# meetings but neither drafts nor explains one, and start-up should not pay for them.
+_LAZY = {"build_brief": "cmcadvisor.meetings.brief", "explain_meeting": "cmcadvisor.meetings.explain"}
+
+
+def __getattr__(name: str) -> Any:
+    """``build_brief`` and ``explain_meeting``, imported on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BRIEF_MEETING_TYPE_IDS",

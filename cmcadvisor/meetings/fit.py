@@ -5,7 +5,8 @@ program's stage is one the type serves, enough questions for a type with a minim
 ``fit`` tests, written in the rule condition language and evaluated three-valued
 (``reference_eval``) against the program's facts plus a few meeting facts (already held, question
 count, topic spread). ``suggest_types`` takes the types whose ``suggest_when`` holds and whose fit
-is not "does not fit", so suggestions can never contradict the stages or the fit tests. No meeting
+is not "does not fit", so suggestions can never contradict the stages or the fit tests (each
+type's suggestion is decided once per set of values of the facts those tests read). No meeting
 type is named in this module's code; it must not draft questions or dates.
 """
 
@@ -13,11 +14,12 @@ from __future__ import annotations
 
 import datetime
 import json
+import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from cmcadvisor.conditions import Node
-from cmcadvisor.facts import FactSet, derive_facts
+from cmcadvisor.conditions import Node, literals
+from cmcadvisor.facts import FactSet, Value, derive_facts
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
 from cmcadvisor.meetings.words import fill, meeting_name, plural, shown, stage_list
 from cmcadvisor.models.meetings import MEETING_TYPE_IDS, FitCheck, FitOutcome, MeetingType
@@ -51,17 +53,30 @@ def meeting_facts(
 ) -> FactSet:
     """The program's facts plus the meeting facts the fit tests may use for ``mtype``."""
     facts = base if base is not None else derive_facts(program, as_of)
-    done = held(program, as_of)
-    scalars = dict(facts.scalars)
-    scalars["meeting.held"] = mtype.id in done
+    return _with_meeting_facts(facts, held(program, as_of), mtype, points, spread)
+
+
+def _with_meeting_facts(
+    facts: FactSet, done: dict[str, datetime.date | None], mtype: MeetingType, points: int, spread: int
+) -> FactSet:
+    """:func:`meeting_facts` from the program's facts and the meetings it has held (``held``)."""
+    scalars, lists = _meeting_values(done, mtype, points, spread)
+    return FactSet(scalars={**facts.scalars, **scalars}, lists={**facts.lists, **lists}, collections=facts.collections)
+
+
+def _meeting_values(
+    done: dict[str, datetime.date | None], mtype: MeetingType, points: int, spread: int
+) -> tuple[dict[str, Value], dict[str, tuple[str, ...]]]:
+    """The meeting facts for ``mtype``: scalar facts and list facts (they replace the program's of the same name)."""
     when = done.get(mtype.id)
-    scalars["meeting.held_on"] = when.isoformat() if when else "date not given"
-    scalars["meeting.question_points"] = points
-    scalars["meeting.topic_spread"] = spread
-    scalars["meeting.name"] = mtype.name
-    lists = dict(facts.lists)
-    lists["meetings.held"] = tuple(sorted(done))
-    return FactSet(scalars=scalars, lists=lists, collections=facts.collections)
+    scalars: dict[str, Value] = {
+        "meeting.held": mtype.id in done,
+        "meeting.held_on": when.isoformat() if when else "date not given",
+        "meeting.question_points": points,
+        "meeting.topic_spread": spread,
+        "meeting.name": mtype.name,
+    }
+    return scalars, {"meetings.held": tuple(sorted(done))}
 
 
 def _values(facts: FactSet) -> dict[str, object]:
@@ -82,8 +97,18 @@ def _describe(node: Node) -> str:
 
 def evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> FitResult:
     """The fit of ``mtype`` for the program whose facts (with the meeting facts) are ``facts``."""
+    return _evaluate_fit(mtype, facts, kn, explain=True)
+
+
+def fit_of(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> FitResult:
+    """:func:`evaluate_fit` without the tests behind it (``checks`` empty): the fit and reasons that planning needs."""
+    return _evaluate_fit(mtype, facts, kn, explain=False)
+
+
+def _evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge, explain: bool) -> FitResult:
+    """The fit and its reasons; with ``explain``, every test behind them as well (``checks``, for ``explain``)."""
     agency = kn.agency(mtype)
-    values = _values(facts)
+    values: dict[str, object] | None = None  # for the reasons' placeholders, made when a reason has some
     fit = "fits"
     reasons: list[str] = []
     checks: list[FitCheck] = []
@@ -101,48 +126,56 @@ def evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> Fi
             f"{agency.short} meetings serve programs aimed at {agency.region_label}."
         )
         reasons.append(reason)
-        checks.append(
-            FitCheck(
-                test=f"program.regions meets {json.dumps(list(agency.regions))}",
-                result="false",
-                effect="does_not_fit",
-                reason=reason,
+        if explain:
+            checks.append(
+                FitCheck(
+                    test=f"program.regions meets {json.dumps(list(agency.regions))}",
+                    result="false",
+                    effect="does_not_fit",
+                    reason=reason,
+                )
             )
-        )
     stage = facts.scalars.get("clinical.stage")
     if stage is None:
         worse("check")
         reason = "The clinical stage is not given; cmcadvisor cannot tell whether this meeting suits the program's stage."
-        checks.append(
-            FitCheck(
-                test=f"clinical.stage in {json.dumps(list(mtype.stages))}",
-                result="unknown",
-                effect="check",
-                reason=reason,
-                missing=["clinical.stage"],
+        if explain:
+            checks.append(
+                FitCheck(
+                    test=f"clinical.stage in {json.dumps(list(mtype.stages))}",
+                    result="unknown",
+                    effect="check",
+                    reason=reason,
+                    missing=["clinical.stage"],
+                )
             )
-        )
     elif stage in mtype.stages:
         reason = (
             f"The program's stage ({shown('clinical.stage', stage)}) is one the {mtype.name} serves ({stage_list(mtype.stages)})."
         )
-        checks.append(FitCheck(test=f"clinical.stage in {json.dumps(list(mtype.stages))}", result="true", reason=reason))
+        if explain:
+            checks.append(FitCheck(test=f"clinical.stage in {json.dumps(list(mtype.stages))}", result="true", reason=reason))
     else:
         worse("does_not_fit")
         reason = (
             f"The program's stage ({shown('clinical.stage', stage)}) is not one the {mtype.name} usually serves "
             f"({stage_list(mtype.stages)})."
         )
-        checks.append(
-            FitCheck(
-                test=f"clinical.stage in {json.dumps(list(mtype.stages))}", result="false", effect="does_not_fit", reason=reason
+        if explain:
+            checks.append(
+                FitCheck(
+                    test=f"clinical.stage in {json.dumps(list(mtype.stages))}",
+                    result="false",
+                    effect="does_not_fit",
+                    reason=reason,
+                )
             )
-        )
     reasons.append(reason)
     for test in kn.fit_tests.get(mtype.id, ()):
         source = mtype.fit[test.index]
         if test.given is not None and evaluate_node(test.given, facts).truth != Truth.TRUE:
-            checks.append(FitCheck(test=_describe(test.when), result="not applicable"))
+            if explain:
+                checks.append(FitCheck(test=_describe(test.when), result="not applicable"))
             continue
         verdict: Verdict = evaluate_node(test.when, facts)
         outcome: FitOutcome | None = {
@@ -160,17 +193,20 @@ def evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> Fi
                 worse(outcome.fit)
                 effect = outcome.fit
             if outcome.reason:
+                if values is None:
+                    values = _values(facts)
                 text = fill(outcome.reason, values)
                 reasons.append(text)
-        checks.append(
-            FitCheck(
-                test=_describe(test.when),
-                result=_RESULT[verdict.truth],
-                effect=effect,
-                reason=text,
-                missing=sorted(verdict.missing),
+        if explain:
+            checks.append(
+                FitCheck(
+                    test=_describe(test.when),
+                    result=_RESULT[verdict.truth],
+                    effect=effect,
+                    reason=text,
+                    missing=sorted(verdict.missing),
+                )
             )
-        )
     points = facts.scalars.get("meeting.question_points")
     if mtype.question_min and isinstance(points, int) and points < mtype.question_min:
         worse("check")
@@ -179,9 +215,10 @@ def evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> Fi
             f"findings; the {mtype.name} expects at least {mtype.question_min}."
         )
         reasons.append(reason)
-        checks.append(
-            FitCheck(test=f"meeting.question_points ge {mtype.question_min}", result="false", effect="check", reason=reason)
-        )
+        if explain:
+            checks.append(
+                FitCheck(test=f"meeting.question_points ge {mtype.question_min}", result="false", effect="check", reason=reason)
+            )
     return FitResult(fit, tuple(reasons), tuple(checks))
 
 
@@ -190,7 +227,7 @@ def suggested(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge) -> bool:
     node = kn.suggest.get(mtype.id)
     if node is None or evaluate_node(node, facts).truth != Truth.TRUE:
         return False
-    return evaluate_fit(mtype, facts, kn).fit != "does_not_fit"
+    return fit_of(mtype, facts, kn).fit != "does_not_fit"
 
 
 def example_facts(facts: dict[str, object]) -> FactSet:
@@ -202,6 +239,71 @@ def example_facts(facts: dict[str, object]) -> FactSet:
     for name, default in (("meeting.held", False), ("meeting.question_points", 0), ("meeting.topic_spread", 0)):
         scalars.setdefault(name, default)
     return FactSet(scalars=scalars, lists=lists)  # type: ignore[arg-type]
+
+
+# The facts the generic tests of _evaluate_fit read (the fit tests' own facts come from their conditions).
+_GENERIC_FACTS = ("program.regions", "clinical.stage", "meeting.question_points")
+_MAX_DECIDED = 4096  # suggestions kept per meeting knowledge
+
+
+@dataclass(frozen=True)
+class _Suggestions:
+    """Per loaded meeting knowledge: the facts each type's suggestion rests on, and the suggestions already decided.
+
+    Whether a type is suggested (:func:`suggested`) depends on nothing but the values of the
+    facts its ``suggest_when``, its fit tests and the generic tests read (conditions are evaluated
+    without an item, so no collection is read): decided once per set of values, each value with
+    its type, and kept (bounded) as programs share most of them.
+    """
+
+    reads: dict[str, tuple[str, ...]]  # per type id
+    decided: dict[tuple[object, ...], bool] = field(default_factory=dict)
+
+
+# The meeting knowledge in use (held weakly, the last few only), each with its _Suggestions.
+_SUGGESTIONS: tuple[tuple[weakref.ref[MeetingKnowledge], _Suggestions], ...] = ()
+
+
+def _suggestions(kn: MeetingKnowledge) -> _Suggestions:
+    global _SUGGESTIONS
+    for ref, found in _SUGGESTIONS:
+        if ref() is kn:
+            return found
+    reads: dict[str, tuple[str, ...]] = {}
+    for type_id in kn.types:
+        nodes = [kn.suggest.get(type_id), *(node for test in kn.fit_tests.get(type_id, ()) for node in (test.given, test.when))]
+        names = {lit.fact for node in nodes if node is not None for lit in literals(node) if lit.item_field is None}
+        reads[type_id] = tuple(sorted(names.union(_GENERIC_FACTS)))
+    found = _Suggestions(reads)
+    alive = tuple(entry for entry in _SUGGESTIONS if entry[0]() is not None)[-3:]
+    _SUGGESTIONS = (*alive, (weakref.ref(kn), found))  # replaced whole: readers never see it half made
+    return found
+
+
+def _is_suggested(mtype: MeetingType, base: FactSet, done: dict[str, datetime.date | None], kn: MeetingKnowledge) -> bool:
+    """:func:`suggested` for the program whose facts are ``base`` and which has held ``done`` (see :func:`held`).
+
+    Decided once per set of values of the facts it reads (see :class:`_Suggestions`), read as
+    from :func:`meeting_facts`: the meeting facts replace the program's, scalars before lists.
+    """
+    memo = _suggestions(kn)
+    own, own_lists = _meeting_values(done, mtype, 0, 0)
+
+    def value(name: str) -> object:
+        if name in own:
+            return own[name]
+        if name in base.scalars:
+            return base.scalars[name]
+        return own_lists[name] if name in own_lists else base.lists.get(name)
+
+    key = (mtype.id, *((type(found), found) for found in map(value, memo.reads[mtype.id])))  # typed: 1 is never True
+    decided = memo.decided.get(key)
+    if decided is None:
+        decided = suggested(mtype, _with_meeting_facts(base, done, mtype, 0, 0), kn)
+        if len(memo.decided) >= _MAX_DECIDED:
+            memo.decided.clear()
+        memo.decided[key] = decided
+    return decided
 
 
 def suggest_types(
@@ -220,11 +322,12 @@ def suggest_types(
     wanted = set(agencies) if agencies is not None else None
     if base is None:
         base = derive_facts(program, as_of)
+    done = held(program, as_of)
     out: list[str] = []
     for type_id, mtype in kn.types.items():
         if wanted is not None and mtype.agency not in wanted:
             continue
-        if suggested(mtype, meeting_facts(program, as_of, mtype, base=base), kn):
+        if _is_suggested(mtype, base, done, kn):
             out.append(type_id)
     return out
 

@@ -10,11 +10,12 @@ agencies' meetings are drafted on request by ``brief``. This module formats no o
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 
 from cmcadvisor.errors import UsageError
 from cmcadvisor.facts import FactSet, derive_facts
-from cmcadvisor.meetings.fit import evaluate_fit, meeting_facts, suggest_types, suggestion_text
+from cmcadvisor.meetings.fit import fit_of, meeting_facts, suggest_types, suggestion_text
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
 from cmcadvisor.meetings.questions import agenda, cdrp_note, draft_questions, topic_label
 from cmcadvisor.meetings.schedule import Schedule, days, schedule
@@ -22,6 +23,12 @@ from cmcadvisor.meetings.words import plural, shown
 from cmcadvisor.models.meetings import MEETING_TYPE_IDS, MeetingType
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult, FindingResult, Meeting
+
+
+@functools.lru_cache(maxsize=1024)  # mostly the knowledge's own texts, the same for every program
+def _squeezed(text: str) -> str:
+    """``text`` with each run of whitespace made one space."""
+    return " ".join(text.split())
 
 
 def _iso(day: datetime.date | None) -> str | None:
@@ -103,7 +110,7 @@ def _assumptions(mtype: MeetingType, kn: MeetingKnowledge, sched: Schedule) -> l
             "meeting date; FDA sets the final date and format."
         )
     assumptions.extend(agency.notes)
-    return [" ".join(a.split()) for a in assumptions]
+    return [_squeezed(a) for a in assumptions]
 
 
 def plan(
@@ -124,7 +131,7 @@ def plan(
     sched = schedule(mtype, agency.short, as_of, program, desired)
     questions, left_out, chosen_topics, spread = draft_questions(findings, mtype, kn)
     points = sum(max(1, len(q.points)) for q in questions)
-    result = evaluate_fit(mtype, meeting_facts(program, as_of, mtype, points, spread, base=facts), kn)
+    result = fit_of(mtype, meeting_facts(program, as_of, mtype, points, spread, base=facts), kn)
     reasons = list(result.reasons)
     if result.fit == "does_not_fit":
         suggestion = suggestion_text(program, as_of, kn, (mtype.agency,), facts)
@@ -139,7 +146,7 @@ def plan(
     return Meeting(
         type=mtype.id,
         fda_category=mtype.fda_category,
-        purpose=" ".join(mtype.purpose.split()),
+        purpose=_squeezed(mtype.purpose),
         recommended_date=_iso(sched.meeting),
         request_due=_iso(sched.request_due),
         package_due=_iso(sched.package_due),
@@ -150,7 +157,7 @@ def plan(
         preliminary_responses_due=_iso(sched.preliminary_due),
         sponsor_reply_due=_iso(sched.sponsor_reply_due),
         meeting_within_days=mtype.meeting_within_days,
-        package_rule=" ".join(package_rule.split()),
+        package_rule=_squeezed(package_rule),
         preliminary_responses_rule=(
             f"At least {mtype.preliminary_responses_days_before} days before the meeting."
             if mtype.preliminary_responses_days_before is not None
@@ -164,7 +171,7 @@ def plan(
         limits=_limits(mtype, kn, chosen_topics, left_out),
         agenda=agenda(questions, agency) if agency.pdufa_goals else [],
         assumptions=_assumptions(mtype, kn, sched),
-        cdrp=" ".join(cdrp.split()) if cdrp else None,
+        cdrp=_squeezed(cdrp) if cdrp else None,
         citations=citations,
     )
 

@@ -9,6 +9,7 @@ the assessment can plan its meetings before it is assembled. This module must no
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from cmcadvisor.models.rule import SEVERITY_RANK
 DISCIPLINE_ORDER: tuple[str, ...] = ("cmc", "nonclinical", "clinical", "regulatory", "business")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen (cheaper to build, dozens per meeting); never changed once built
 class _Candidate:
     severity: int
     rank: int
@@ -44,6 +45,32 @@ def for_agency(finding: FindingResult, agency: Agency) -> bool:
     return not (all(foreign) if agency.leave_out_when == "all_foreign" else any(foreign))
 
 
+# What :func:`for_agency` reads of an agency, as a hashable key for :func:`_issuers_for_agency`.
+_AgencyIssuers = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+
+
+def _agency_issuers(agency: Agency) -> _AgencyIssuers:
+    return (
+        tuple(agency.own_issuers),
+        tuple(agency.own_prefixes),
+        tuple(agency.foreign_issuers),
+        tuple(agency.foreign_prefixes),
+        agency.leave_out_when,
+    )
+
+
+@functools.lru_cache(maxsize=2048)
+def _issuers_for_agency(issuers: tuple[str, ...], agency: _AgencyIssuers) -> bool:
+    """:func:`for_agency` of a finding citing ``issuers`` (findings cite a few recurring sets of issuers)."""
+    own_issuers, own_prefixes, foreign_issuers, foreign_prefixes, leave_out_when = agency
+    if not issuers:
+        return True
+    if any(any(m in i for m in own_issuers) or i.startswith(own_prefixes) for i in issuers):
+        return True
+    foreign = [any(m in i for m in foreign_issuers) or i.startswith(foreign_prefixes) for i in issuers]
+    return not (all(foreign) if leave_out_when == "all_foreign" else any(foreign))
+
+
 def topic_label(topic: str, kn: MeetingKnowledge) -> str:
     """A contract topic as words (its CTD section label)."""
     entry = kn.ctd.get(topic)
@@ -58,27 +85,32 @@ def _discipline(topic: str, kn: MeetingKnowledge) -> str:
 def _candidates(findings: Sequence[FindingResult], mtype: MeetingType, kn: MeetingKnowledge) -> list[_Candidate]:
     """Open findings a meeting of this type could ask about, most severe and most relevant first."""
     cdrp_rules = set(kn.settings.cdrp.rules)
-    agency = kn.agency(mtype)
+    agency = _agency_issuers(kn.agency(mtype))
+    ranks: dict[str, int] = {}  # each of the type's topics with its first position
+    for index, topic in enumerate(mtype.topics):
+        ranks.setdefault(topic, index)
+    business = {topic for topic, entry in kn.ctd.items() if entry.discipline == "business"}
     by_rule: dict[str, _Candidate] = {}
     for finding in findings:
-        if finding.status != "open" or finding.kind == "undetermined" or finding.rule in cdrp_rules:
+        rule = finding.rule
+        if finding.status != "open" or finding.kind == "undetermined" or rule in cdrp_rules:
             continue
-        if "fda_meeting" in finding.topics or not for_agency(finding, agency):
+        topics = finding.topics
+        relevant = [t for t in topics if t in ranks]
+        if not relevant or "fda_meeting" in topics or topics[0] in business:
             continue
-        if finding.topics and _discipline(finding.topics[0], kn) == "business":
+        if not _issuers_for_agency(tuple([c.issuer for c in finding.citations]), agency):  # for_agency, cached
             continue
-        relevant = tuple(t for t in finding.topics if t in mtype.topics)
-        if not relevant:
-            continue
-        rank = min(mtype.topics.index(t) for t in relevant)
-        current = by_rule.get(finding.rule)
-        candidate = _Candidate(SEVERITY_RANK[finding.severity], rank, finding, relevant)
+        severity = SEVERITY_RANK[finding.severity]
+        current = by_rule.get(rule)
         if current is None:
-            by_rule[finding.rule] = candidate
-        elif (candidate.severity, finding.id) < (current.severity, current.finding.id):
-            by_rule[finding.rule] = _Candidate(candidate.severity, rank, finding, relevant, (current.finding, *current.also))
+            by_rule[rule] = _Candidate(severity, min([ranks[t] for t in relevant]), finding, tuple(relevant))
+        elif (severity, finding.id) < (current.severity, current.finding.id):
+            by_rule[rule] = _Candidate(
+                severity, min([ranks[t] for t in relevant]), finding, tuple(relevant), (current.finding, *current.also)
+            )
         else:
-            by_rule[finding.rule] = _Candidate(
+            by_rule[rule] = _Candidate(
                 current.severity, current.rank, current.finding, current.relevant, (*current.also, finding)
             )
     return sorted(by_rule.values(), key=lambda c: (c.severity, c.rank, c.finding.id))
@@ -128,6 +160,7 @@ def _select(
     return groups, (list(groups) if limited else []), left_out
 
 
+@functools.lru_cache(maxsize=4096)  # findings' titles recur from program to program
 def _sentence_start(title: str) -> str:
     """A finding title as the end of a sentence: no final stop, a capital kept only for acronyms."""
     text = title.strip().rstrip(".?!")
@@ -145,33 +178,48 @@ def _points_text(points: list[str]) -> str:
     return "in particular on these points: " + "; ".join(lettered[:-1]) + f"; and {lettered[-1]}"
 
 
-def _question(topic: str, members: list[_Candidate], mtype: MeetingType, kn: MeetingKnowledge) -> MeetingQuestion:
-    """One question for FDA on ``topic``, merging every kept finding on it (the most severe first)."""
+def _question(
+    topic: str, members: list[_Candidate], mtype: MeetingType, kn: MeetingKnowledge, number: int = 0
+) -> MeetingQuestion:
+    """Question ``number`` for FDA on ``topic``, merging every kept finding on it (the most severe first)."""
     findings = [c.finding for c in members]
     lead = findings[0]
     entry = kn.ctd.get(topic)
     label = entry.label if entry else topic.replace("_", " ")
-    topics = list(dict.fromkeys([topic, *(t for f in findings for t in f.topics)]))
     section = next((kn.ctd[t].section for t in (topic, *lead.topics) if t in kn.ctd and kn.ctd[t].section), None)
-    rules = sorted({f.rule for c in members for f in (c.finding, *c.also)})
-    ids = list(dict.fromkeys(f.id for c in members for f in (c.finding, *c.also)))
-    points = list(dict.fromkeys(_sentence_start(f.title) for f in findings))
+    # One pass over the findings, each dict keeping the first of its keys in order (as dict.fromkeys)
+    topic_set: dict[str, None] = {topic: None}
+    point_set: dict[str, None] = {}
+    detail_set: dict[str, None] = {}
+    cited: dict[str, None] = {}
     facts: dict[str, Scalar | list[str]] = {}
     for finding in findings:
+        topic_set.update(dict.fromkeys(finding.topics))
+        point_set[_sentence_start(finding.title)] = None
+        detail_set[finding.detail] = None
+        cited.update(dict.fromkeys([c.id for c in finding.citations]))
         for name, value in finding.facts.items():
-            facts.setdefault(name, value)
-    details = list(dict.fromkeys(f.detail for f in findings))
+            if name not in facts:
+                facts[name] = list(value) if isinstance(value, list) else value  # a copy, as validation makes
+    merged = [f for c in members for f in (c.finding, *c.also)]
+    rules = sorted({f.rule for f in merged})
+    ids = list(dict.fromkeys([f.id for f in merged]))
+    points = list(point_set)
     default = f"Does the Agency agree that the sponsor's proposed approach to {label} is adequate"
     ask = entry.ask if entry and entry.ask else default
     where = f" (CTD {section})" if section else ""
     each = ", answering each point of the question" if len(points) > 1 else ""
-    return MeetingQuestion(
+    # Every value is built here from validated findings and CTD sections, of its field's type (the
+    # facts keep the findings' validated values), and every field is given: the model is made
+    # without validating it again, which costs more than building the question.
+    return MeetingQuestion.model_construct(
+        number=number,
         text=f"{ask} {mtype.milestone_phrase}, {_points_text(points)}?",
-        topics=topics,
+        topics=list(topic_set),
         ctd_section=section,
         rules=rules,
         discipline=entry.discipline if entry else "cmc",
-        context=" ".join(details),
+        context=" ".join(detail_set),
         facts=facts,
         sponsor_position=(
             f"[Sponsor's position on {label}: state the proposal and why it is adequate{each}, with the supporting data "
@@ -179,7 +227,7 @@ def _question(topic: str, members: list[_Candidate], mtype: MeetingType, kn: Mee
         ),
         finding=lead.id,
         severity=lead.severity,
-        citations=list(dict.fromkeys(c.id for f in findings for c in f.citations)),
+        citations=list(cited),
         findings=ids,
         points=points,
     )
@@ -192,14 +240,14 @@ def draft_questions(
     cands = _candidates(findings, mtype, kn)
     groups, chosen_topics, left_out = _select(cands, mtype, kn)
     spread = len({c.relevant[0] for c in cands})
-    drafts: list[tuple[int, int, int, str, MeetingQuestion]] = []
+    drafts: list[tuple[tuple[int, int, int, str], str, list[_Candidate]]] = []
     for topic, members in groups.items():
-        question = _question(topic, members, mtype, kn)
-        order = DISCIPLINE_ORDER.index(question.discipline) if question.discipline in DISCIPLINE_ORDER else len(DISCIPLINE_ORDER)
+        discipline = _discipline(topic, kn)  # the question's discipline
+        order = DISCIPLINE_ORDER.index(discipline) if discipline in DISCIPLINE_ORDER else len(DISCIPLINE_ORDER)
         first = members[0]
-        drafts.append((order, first.severity, first.rank, first.finding.id, question))
-    drafts.sort(key=lambda d: d[:4])
-    numbered = [d[4].model_copy(update={"number": n}) for n, d in enumerate(drafts, 1)]
+        drafts.append(((order, first.severity, first.rank, first.finding.id), topic, members))
+    drafts.sort(key=lambda d: d[0])  # ordered first, so each question is built once, with its number
+    numbered = [_question(topic, members, mtype, kn, n) for n, (_, topic, members) in enumerate(drafts, 1)]
     return numbered, left_out, chosen_topics, spread
 
 

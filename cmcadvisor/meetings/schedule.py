@@ -30,7 +30,8 @@ def milestones(program: ProgramFile) -> dict[str, datetime.date]:
     ms = program.clinical.milestones if program.clinical else None
     if ms is None:
         return {}
-    return {name: value for name, value in ms.model_dump().items() if isinstance(value, datetime.date)}
+    dated = ((name, getattr(ms, name)) for name in type(ms).model_fields)  # its fields (all flat), without a model_dump
+    return {name: value for name, value in dated if isinstance(value, datetime.date)}
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,6 @@ it, when, whether it is final or a draft, how sure we are of what we took from i
 person last checked it. This module only describes shapes; it must not read files.
 """
 
-from __future__ import annotations
-
 import typing
 from datetime import date
 from typing import Annotated, Literal
@@ -21,7 +19,9 @@ CITATION_ID_PATTERN = r"^CIT-[A-Z0-9][A-Z0-9-]{2,60}$"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built at first use, not at import: a cold ``assess`` reads knowledge back from the cache
+    # (see cmcadvisor.cache) and validates or serialises only a few of these models.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Citation(_Model):
@@ -174,7 +174,9 @@ class MakeOrBuyConfig(_Model):
 
     basis: Annotated[StrictStr, Field(min_length=10)]
     weights: dict[MakeOrBuyFactorId, Annotated[float, Field(ge=0)]]
-    thresholds: MakeOrBuyThresholds = MakeOrBuyThresholds()
+    # model_construct(): the defaults as MakeOrBuyThresholds() gives them (defaults are not
+    # validated: validate_default is off), without building the deferred model at import.
+    thresholds: MakeOrBuyThresholds = MakeOrBuyThresholds.model_construct()
     # A consideration's net vote is capped at this either way and divided by it (a score of -1..+1).
     vote_cap: Annotated[StrictInt, Field(ge=1, le=9)] = 3
     confidence: list[ConfidenceBand] = Field(default_factory=_default_bands)
@@ -326,7 +328,7 @@ class RiskCategoriesFile(_Model):
 
     basis: Annotated[StrictStr, Field(min_length=10, max_length=2000)]
     fallback: Annotated[StrictStr, Field(pattern=RISK_CATEGORY_ID_PATTERN)]
-    selection: RiskSelection = RiskSelection()
+    selection: RiskSelection = RiskSelection.model_construct()  # see MakeOrBuyConfig.thresholds
     scoring: RiskScoring
     categories: dict[Annotated[StrictStr, Field(pattern=RISK_CATEGORY_ID_PATTERN)], RiskCategory]
 
@@ -380,6 +382,6 @@ class DisplayFile(_Model):
     facts: dict[StrictStr, FactDisplay]
     units: dict[UnitId, UnitDisplay]
     plurals: dict[StrictStr, Label] = Field(default_factory=dict)
-    money: MoneyDisplay = MoneyDisplay()
+    money: MoneyDisplay = MoneyDisplay.model_construct()  # see MakeOrBuyConfig.thresholds
     months: Annotated[list[Label], Field(min_length=12, max_length=12)]
     caveats: CaveatDisplay

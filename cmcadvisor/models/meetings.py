@@ -8,8 +8,6 @@ program or not. The brief models are what the renderers print. This module only 
 shapes; it must not read files or evaluate anything.
 """
 
-from __future__ import annotations
-
 import typing
 from datetime import date
 from typing import Annotated, Literal
@@ -38,7 +36,9 @@ Words = Annotated[StrictStr, Field(min_length=3, max_length=1200)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built at first use, not at import: a cold ``assess`` reads the meeting knowledge back from
+    # the cache (see cmcadvisor.cache) and never validates or serialises it.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class PackageWithRequest(_Model):
@@ -98,7 +98,7 @@ class Procedure(_Model):
     package_rule: Words | None = None  # when the briefing document or consultation materials are due, in words
 
     @model_validator(mode="after")
-    def _published_or_not(self) -> Procedure:
+    def _published_or_not(self) -> "Procedure":
         if not self.steps and not self.no_dates:
             raise ValueError("a procedure without steps must say why no date can be set (no_dates)")
         if self.steps and self.meeting_day is None:
@@ -184,7 +184,7 @@ class MeetingType(_Model):
     citations: Annotated[list[StrictStr], Field(min_length=1)]
 
     @model_validator(mode="after")
-    def _timing(self) -> MeetingType:
+    def _timing(self) -> "MeetingType":
         fda = (
             self.reply_days,
             self.meeting_within_days,
@@ -320,7 +320,7 @@ class OutlineLine(_Model):
     include: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> OutlineLine:
+    def _one_kind(self) -> "OutlineLine":
         kinds = [k for k in ("text", "choose", "facts", "block", "include") if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError("an outline entry is exactly one of text, choose, facts, block or include")
@@ -339,7 +339,8 @@ class OutlineProseFile(_Model):
 
 
 class _BriefModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built at first use: only ``brief`` and ``explain`` make these (``assess`` one fit check per meeting).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class KeyDate(_BriefModel):

@@ -8,8 +8,6 @@ field's description is phrased as the question a CMC team would answer, because 
 questionnaire is generated from it. This module must not read files or know about rules.
 """
 
-from __future__ import annotations
-
 import datetime
 import re
 import unicodedata
@@ -93,7 +91,9 @@ MeetingType = Literal["interact", "pre_ind", "type_a", "eop1", "eop2", "pre_bla"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+    # Built at first use, not at import: a program is validated as a whole (ProgramFile), so the
+    # parts need no validator of their own unless some code builds one alone.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False, defer_build=True)
 
 
 class ProgramInfo(_Model):

@@ -5,8 +5,6 @@ Frozen plain data: every renderer reads these and nothing else. The keys and ide
 holds no formatting and must not import renderers.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter

@@ -5,8 +5,6 @@ of ``all`` / ``any`` / ``not`` over ``{fact, op, value}`` leaves; there is no ex
 language. This module only describes shapes; it must not evaluate conditions or read files.
 """
 
-from __future__ import annotations
-
 import typing
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -114,7 +112,9 @@ ORDER_OPS = frozenset({"lt", "le", "gt", "ge"})
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built at first use, not at import: a cold ``assess`` reads rules back from the cache
+    # (see cmcadvisor.cache) and never validates or serialises one.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _iso(value: object) -> object:
@@ -148,7 +148,7 @@ class Leaf(_Model):
         return _iso(value)
 
     @model_validator(mode="after")
-    def _value_fits_operator(self) -> Leaf:
+    def _value_fits_operator(self) -> "Leaf":
         """``exists``/``missing`` take no value, ``in``/``not_in`` a non-empty list, the rest one value.
 
         Whether the value fits the fact's type is checked by ``rules lint``, which knows the
@@ -168,13 +168,13 @@ class Leaf(_Model):
 class AllOf(_Model):
     """True when every child is true."""
 
-    all: Annotated[list[Condition], Field(min_length=1, max_length=32)]
+    all: Annotated[list["Condition"], Field(min_length=1, max_length=32)]
 
 
 class AnyOf(_Model):
     """True when at least one child is true."""
 
-    any: Annotated[list[Condition], Field(min_length=1, max_length=32)]
+    any: Annotated[list["Condition"], Field(min_length=1, max_length=32)]
 
 
 class NotOf(_Model):
@@ -182,7 +182,7 @@ class NotOf(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    not_: Condition = Field(alias="not")
+    not_: "Condition" = Field(alias="not")
 
 
 def _condition_tag(value: Any) -> str | None:
@@ -291,7 +291,5 @@ class RuleSpec(_Model):
     examples: Annotated[list[Example], Field(min_length=2, max_length=50)]
 
 
-AllOf.model_rebuild()
-AnyOf.model_rebuild()
-NotOf.model_rebuild()
-RuleSpec.model_rebuild()
+# No model_rebuild() for the recursive Condition: the models are deferred (see _Model), and
+# pydantic resolves the forward references when it first builds them.

@@ -7,9 +7,10 @@ make-or-buy view of :mod:`cmcadvisor.render.summary`; the table is drawn with ri
 
 from __future__ import annotations
 
-from typing import Literal, assert_never
+from typing import TYPE_CHECKING, Literal, assert_never
 
-from cmcadvisor.models.result import AssessmentResult
+if TYPE_CHECKING:  # the renderers are imported by commands that never build an assessment
+    from cmcadvisor.models.result import AssessmentResult
 
 Format = Literal["json", "markdown", "table", "html"]
 FORMATS: tuple[str, ...] = ("table", "json", "markdown", "html")

@@ -14,8 +14,10 @@ computes dates; it must not render them.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 
@@ -26,9 +28,9 @@ from cmcadvisor.facts import FactSet
 from cmcadvisor.knowledge import KnowledgeBase
 from cmcadvisor.models.knowledge import MILESTONE_IDS
 from cmcadvisor.models.program import ProgramFile
-from cmcadvisor.models.result import Activity, LateItem, Milestone, Timeline
+from cmcadvisor.models.result import Timeline
 from cmcadvisor.registry import RulePack
-from cmcadvisor.timeline.cpm import Schedule, forward, schedule, topological
+from cmcadvisor.timeline.cpm import Links, Schedule, earliest_starts, order_of, rows_of, schedule, schedule_rows, topological
 from cmcadvisor.timeline.plan import Plan, build_plan
 
 __all__ = ["Built", "Schedule", "build", "hook_cycles", "schedule", "to_timeline", "topological"]
@@ -49,29 +51,81 @@ class Built:
     review_months: int
     priority: bool
 
+    @functools.cached_property
+    def milestone_dates(self) -> dict[str, list[tuple[int, str]]]:
+        """For each node, the dated milestones it must precede (its edges in the plan read once, for :func:`deadlines`)."""
+        nodes = self.plan.nodes
+        found: dict[str, list[tuple[int, str]]] = {}
+        for a, m in self.plan.edges:
+            after = nodes.get(m)
+            if after is None or not after.milestone:
+                continue
+            target = after.fixed if after.fixed is not None else after.not_before
+            if target is not None:
+                found.setdefault(a, []).append((target, m))
+        return found
 
-def _graph(plan: Plan) -> nx.DiGraph[str]:
+
+def _graph(plan: Plan) -> tuple[nx.DiGraph[str], dict[str, dict[str, Any]], Links, Links]:
+    """The plan's decision graph, with what the passes read of it (node data, predecessor and successor lists) made alongside.
+
+    The lists hold the same edges as the graph (and, through :func:`_set_edge`, the same changes),
+    so the schedule never reads the graph back.
+    """
+    nodes = plan.nodes
+    attrs: dict[str, dict[str, Any]] = {
+        node_id: {
+            "duration": node.duration,
+            "not_before": node.not_before,
+            "fixed": node.fixed,
+            "done": node.status == "complete",
+            "milestone": node.milestone and node_id != "bla_submission",
+        }
+        for node_id, node in nodes.items()
+    }
     graph: nx.DiGraph[str] = nx.DiGraph()
-    for node in plan.nodes.values():
-        graph.add_node(
-            node.id,
-            duration=node.duration,
-            not_before=node.not_before,
-            fixed=node.fixed,
-            done=node.status == "complete",
-            milestone=node.milestone and node.id != "bla_submission",
-        )
-    for (a, b), (lag, origins) in sorted(plan.edges.items()):
-        if a not in plan.nodes or b not in plan.nodes or plan.nodes[b].fixed is not None:
-            continue  # an edge into a milestone that already happened cannot move it
-        graph.add_edge(a, b, lag=lag, origins=origins)
-    return graph
+    # ids first, then their data: (id, data) pairs cost networkx a caught TypeError each
+    graph.add_nodes_from(attrs)
+    for node_id, data in graph.nodes(data=True):  # networkx's own dicts, not views
+        data.update(attrs[node_id])
+    edges = [
+        (a, b, lag, origins)
+        for (a, b), (lag, origins) in sorted(plan.edges.items())
+        # an edge into a milestone that already happened cannot move it
+        if a in nodes and b in nodes and nodes[b].fixed is None
+    ]
+    graph.add_edges_from([(a, b, {"lag": lag, "origins": origins}) for a, b, lag, origins in edges])
+    incoming: Links = {node_id: [] for node_id in attrs}
+    outgoing: Links = {node_id: [] for node_id in attrs}
+    for a, b, lag, _ in edges:
+        outgoing[a].append((b, lag))
+        incoming[b].append((a, lag))
+    return graph, attrs, incoming, outgoing
 
 
-def _order(graph: nx.DiGraph[str]) -> list[str]:
-    """The topological order, or the cycle that prevents it, named with what made each edge."""
+def _set_edge(graph: nx.DiGraph[str], incoming: Links, outgoing: Links, a: str, b: str, lag: int, origin: str) -> None:
+    """``a`` before ``b`` with this lag and origin, in the graph and its lists (an edge already there keeps its place)."""
+    graph.add_edge(a, b, lag=lag, origins={origin})
+    for pairs, other in ((outgoing[a], b), (incoming[b], a)):
+        for index, (node, _) in enumerate(pairs):
+            if node == other:
+                pairs[index] = (other, lag)
+                break
+        else:
+            pairs.append((other, lag))
+
+
+def _drop_edge(graph: nx.DiGraph[str], incoming: Links, outgoing: Links, a: str, b: str) -> None:
+    """No edge ``a -> b`` in the graph and its lists."""
+    graph.remove_edges_from([(a, b)])
+    outgoing[a][:] = [pair for pair in outgoing[a] if pair[0] != b]
+    incoming[b][:] = [pair for pair in incoming[b] if pair[0] != a]
+
+
+def _order(graph: nx.DiGraph[str], incoming: Links, outgoing: Links) -> list[str]:
+    """A topological order of the graph's lists, or the cycle that prevents the order, named with what made each edge."""
     try:
-        return topological(graph)
+        return order_of(incoming, outgoing)
     except nx.NetworkXUnfeasible:
         cycle = nx.find_cycle(graph)
         items = [
@@ -95,34 +149,38 @@ def build(
 ) -> Built:
     """The plan, its graph and its schedule (the review clock set from the forecast submission)."""
     plan = build_plan(program, facts, pack, kb, firings, as_of)
+    nodes = plan.nodes
     start = as_of.toordinal()
-    graph = _graph(plan)
-    order = _order(graph)
+    graph, attrs, incoming, outgoing = _graph(plan)
+    order = _order(graph, incoming, outgoing)
+    rows = rows_of(attrs, order, incoming)  # each row holds its node's list of predecessors: edits below show in it
     review_months = kb.review.priority_months if priority_review else kb.review.standard_months
-    if "bla_submission" in plan.nodes:
-        submitted = datetime.date.fromordinal(
-            forward(graph, order, start)["bla_submission"] + plan.nodes["bla_submission"].duration
-        )
+    if "bla_submission" in nodes:
+        submitted = datetime.date.fromordinal(earliest_starts(rows, start)["bla_submission"] + nodes["bla_submission"].duration)
         filed = submitted + datetime.timedelta(days=kb.review.filing_days)
-        if "bla_approval" in plan.nodes and plan.nodes["bla_approval"].fixed is None:
+        approval = "bla_approval" in nodes and nodes["bla_approval"].fixed is None
+        clock: list[tuple[str, str, int, str]] = []  # the review clock's edges
+        if approval:
             lag = (add_months(filed, review_months) - submitted).days
-            graph.add_edge("bla_submission", "bla_approval", lag=lag, origins={REVIEW_CLOCK})
-        if "pre_license_inspection" in plan.nodes:
+            clock.append(("bla_submission", "bla_approval", lag, REVIEW_CLOCK))
+        if "pre_license_inspection" in nodes:
             inspect = add_months(filed, round(review_months * kb.review.inspection_fraction))
-            graph.remove_edges_from([("bla_submission", "pre_license_inspection")])
-            graph.add_edge("bla_submission", "pre_license_inspection", lag=(inspect - submitted).days, origins={REVIEW_CLOCK})
-            if "bla_approval" in plan.nodes and plan.nodes["bla_approval"].fixed is None:
-                graph.add_edge("pre_license_inspection", "bla_approval", lag=0, origins={"21 CFR 601.20(d)"})
-    terminal = next((m for m in TERMINALS if m in plan.nodes and plan.nodes[m].fixed is None), None)
-    anchors = frozenset({"bla_submission"} if "bla_submission" in plan.nodes and plan.nodes["bla_submission"].fixed else ())
-    try:
-        result = schedule(graph, start, terminal, anchors)
-    except nx.NetworkXUnfeasible:  # the review clock's edges closed a cycle: name it
-        _order(graph)
-        raise
+            _drop_edge(graph, incoming, outgoing, "bla_submission", "pre_license_inspection")
+            clock.append(("bla_submission", "pre_license_inspection", (inspect - submitted).days, REVIEW_CLOCK))
+            if approval:
+                clock.append(("pre_license_inspection", "bla_approval", 0, "21 CFR 601.20(d)"))
+        for edge in clock:
+            _set_edge(graph, incoming, outgoing, *edge)
+        order = _order(graph, incoming, outgoing)  # the review clock's edges may close a cycle: named here
+        by_id = {row[0]: row for row in rows}
+        rows = [by_id[node_id] for node_id in order]
+    terminal = next((m for m in TERMINALS if m in nodes and nodes[m].fixed is None), None)
+    anchors = frozenset({"bla_submission"} if "bla_submission" in nodes and nodes["bla_submission"].fixed else ())
+    result = schedule_rows(graph, rows, start, terminal, anchors, order, incoming, outgoing)
     return Built(plan, graph, result, start, terminal, review_months, priority_review)
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a small int: the same few hundred dates recur across programs
 def _iso(ordinal: int) -> str:
     return datetime.date.fromordinal(ordinal).isoformat()
 
@@ -134,101 +192,111 @@ def deadlines(built: Built, node_id: str) -> list[tuple[int, str]]:
     if node.milestone or node.status == "complete":
         return []
     found = [(node.due, "its need-by date")] if node.due is not None else []
-    for a, m in plan.edges:
-        if a != node_id or m not in plan.nodes or not plan.nodes[m].milestone:
-            continue
-        target = plan.nodes[m].fixed if plan.nodes[m].fixed is not None else plan.nodes[m].not_before
-        if target is not None:
-            found.append((target, m))
+    found.extend(built.milestone_dates.get(node_id, ()))
     return sorted(found)
 
 
 def knock_on(built: Built, node_id: str) -> dict[str, int]:
     """What waiting for ``node_id`` moves, by days: the schedule with it done today, compared."""
     base = built.result.es
-    without = forward(built.graph, built.result.order, built.start, {node_id: 0}, built.result.incoming)
-    return {n: base[n] - without[n] for n in built.result.order if base[n] > without[n] and n != node_id}
+    without = built.result.earlier_if_done(built.start, node_id)  # only the nodes that move, in topological order
+    return {n: base[n] - earliest for n, earliest in without.items() if base[n] > earliest and n != node_id}
 
 
 def to_timeline(built: Built, program: ProgramFile) -> Timeline:
-    """The output model of a scheduled plan."""
-    plan, graph, result = built.plan, built.graph, built.result
+    """The output model of a scheduled plan.
+
+    The activities, milestones and late items are gathered as plain dicts and the whole
+    timeline validated in one call: pydantic-core checks a tree of dicts natively, faster than
+    one ``Activity(...)`` call per activity (and than ``model_construct``, which is pure Python).
+    """
+    plan, result = built.plan, built.result
+    es, ef, ls, incoming = result.es, result.ef, result.ls, result.incoming
+    # each node's earliest dated milestone (what :func:`deadlines` puts first with its own need-by date)
+    before_milestone = {node_id: min(found)[0] for node_id, found in built.milestone_dates.items()}
     late: list[str] = []
-    activities: list[Activity] = []
-    late_items: list[LateItem] = []
-    for node_id in topological(graph, key=lambda n: (result.es[n], n)):
+    activities: list[dict[str, object]] = []
+    late_items: list[dict[str, Any]] = []
+    for node_id in result.by_start():
         node = plan.nodes[node_id]
         done = node.status == "complete"
-        slack = result.slack(node_id)
-        due = deadlines(built, node_id)
-        late_by = result.ef[node_id] - due[0][0] if due and result.ef[node_id] > due[0][0] else None
+        slack = ls[node_id] - es[node_id]
+        due: int | None = None  # the first of the node's deadlines
+        if not node.milestone and not done:
+            due = before_milestone.get(node_id)
+            if node.due is not None and (due is None or node.due < due):
+                due = node.due
+        finish = ef[node_id]
+        late_by = finish - due if due is not None and finish > due else None
         if late_by:
             late.append(node_id)
         if node.needed_for and not done:
             moved = knock_on(built, node_id)
             if moved or late_by:
                 late_items.append(
-                    LateItem(
-                        id=node_id,
-                        name=node.name,
-                        needed_for=list(node.needed_for),
-                        finish=_iso(result.ef[node_id]),
-                        need_by=_iso(node.due) if node.due is not None else None,
-                        late_by_days=late_by,
-                        bla_delay_days=moved.get("bla_submission", 0),
-                        delays=dict(sorted(moved.items())),
-                    )
+                    {
+                        "id": node_id,
+                        "name": node.name,
+                        "needed_for": list(node.needed_for),
+                        "finish": _iso(finish),
+                        "need_by": _iso(node.due) if node.due is not None else None,
+                        "late_by_days": late_by,
+                        "bla_delay_days": moved.get("bla_submission", 0),
+                        "delays": dict(sorted(moved.items())),
+                    }
                 )
         if node.milestone and node_id != "bla_submission":
             continue
         activities.append(
-            Activity(
-                id=node_id,
-                name=node.name,
-                start=None if done else _iso(result.es[node_id]),
-                finish=None if done else _iso(result.ef[node_id]),
-                slack_days=None if done or node.fixed is not None else slack,
-                critical=not done and node.fixed is None and slack <= 0,
-                depends_on=sorted(graph.predecessors(node_id)),
-                rules=sorted(node.rules),
-                duration_days=node.duration,
-                status=node.status,
-                due=_iso(due[0][0]) if due else None,
-                late_by_days=late_by,
-                basis=node.basis,
-            )
+            {
+                "id": node_id,
+                "name": node.name,
+                "start": None if done else _iso(es[node_id]),
+                "finish": None if done else _iso(finish),
+                "slack_days": None if done or node.fixed is not None else slack,
+                "critical": not done and node.fixed is None and slack <= 0,
+                "depends_on": sorted([p for p, _ in incoming[node_id]]),
+                "rules": sorted(node.rules),
+                "duration_days": node.duration,
+                "status": node.status,
+                "due": _iso(due) if due is not None else None,
+                "late_by_days": late_by,
+                "basis": node.basis,
+            }
         )
-    milestones: list[Milestone] = []
+    milestones: list[dict[str, object]] = []
     own = program.clinical.milestones if program.clinical and program.clinical.milestones else None
     for milestone in MILESTONE_IDS:
         if milestone not in plan.nodes:
             continue
         node = plan.nodes[milestone]
         target_date = getattr(own, milestone, None) if own else None
-        late_by = result.ef[milestone] - target_date.toordinal() if target_date else None
+        late_by = ef[milestone] - target_date.toordinal() if target_date else None
         if late_by is not None and late_by > 0 and node.status != "achieved":
             late.append(milestone)
         milestones.append(
-            Milestone(
-                id=milestone,
-                target=target_date.isoformat() if target_date else None,
-                forecast=_iso(result.ef[milestone]),
-                late_by_days=max(late_by, 0) if late_by is not None else None,
-                status="achieved" if node.status == "achieved" else "planned",
-            )
+            {
+                "id": milestone,
+                "target": target_date.isoformat() if target_date else None,
+                "forecast": _iso(ef[milestone]),
+                "late_by_days": max(late_by, 0) if late_by is not None else None,
+                "status": "achieved" if node.status == "achieved" else "planned",
+            }
         )
     clock = "priority" if built.priority else "standard"
-    late_items.sort(key=lambda i: (-i.bla_delay_days, -(i.late_by_days or 0), i.id))
-    return Timeline(
-        activities=activities,
-        milestones=milestones,
-        critical_path=list(result.critical_path),
-        late=sorted(set(late)),
-        note=(
-            f"Calendar days from the as-of date; BLA review on the {clock} clock "
-            f"({built.review_months} months after the 60-day filing date)."
-        ),
-        late_items=late_items,
+    late_items.sort(key=lambda i: (-i["bla_delay_days"], -(i["late_by_days"] or 0), i["id"]))
+    return Timeline.model_validate(
+        {
+            "activities": activities,
+            "milestones": milestones,
+            "critical_path": list(result.critical_path),
+            "late": sorted(set(late)),
+            "note": (
+                f"Calendar days from the as-of date; BLA review on the {clock} clock "
+                f"({built.review_months} months after the 60-day filing date)."
+            ),
+            "late_items": late_items,
+        }
     )
 
 

@@ -22,7 +22,7 @@ from cmcadvisor.models.rule import AllOf, AnyOf, Condition, Leaf, NotOf
 from cmcadvisor.models.schedule_explain import ActivityExplanation, RuleEdge, RuleSchedule, ScheduleChange, ScheduleEdge
 from cmcadvisor.registry import RulePack
 from cmcadvisor.timeline import Built, build, deadlines
-from cmcadvisor.timeline.cpm import driving_chain, forward
+from cmcadvisor.timeline.cpm import driving_chain
 
 
 def condition_text(condition: Condition | None) -> str | None:
@@ -61,7 +61,7 @@ def _lateness(built: Built, node_id: str, durations: dict[str, int]) -> int:
     due = _due(built, node_id)
     if due is None:
         return 0
-    es = forward(built.graph, built.result.order, built.start, durations, built.result.incoming)
+    es = built.result.what_if(built.start, durations)
     finish = es[node_id] + durations.get(node_id, node.duration)
     return finish - due[0]
 

@@ -3,7 +3,7 @@
 ``date_next_steps`` takes the pathway rows of an assessment and, where the knowledge base states
 when a pathway is requested (``timing`` in ``knowledge/pathways.yaml``: before a milestone, or
 with one), adds the date the program's own milestones or its recommended FDA meetings fix: for
-example "send the request before the end-of-phase-2 meeting planned for 15 June 2027 (the meeting
+example "send the request before the end-of-phase 2 meeting planned for 15 June 2027 (the meeting
 request is due at FDA by 6 April 2027)". It never makes up a date rule: a pathway without
 ``timing``, or a program without the milestone or meeting, keeps its undated step.
 

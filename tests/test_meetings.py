@@ -221,7 +221,7 @@ def test_eop2_uses_the_planned_meeting_before_the_pivotal_start(kn: MeetingKnowl
     meeting = plan_meeting(result, program, "eop2", None, kn)
     # clinical.milestones: eop2_meeting 2027-03-10, pivotal_start 2027-07-01
     assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2027-03-10", "2026-12-30", "2027-01-19")
-    assert "planned end-of-phase-2 meeting" in meeting.date_basis
+    assert "planned end-of-phase 2 meeting" in meeting.date_basis
     assert meeting.date_notes == []
 
 
@@ -521,7 +521,7 @@ def test_docx_is_print_ready(car_t_brief: Brief) -> None:
     props = document.core_properties
     assert props.title == car_t_brief.title and props.author == "Acme Therapeutics (fictional)"
     assert props.created == datetime.datetime(2026, 11, 25, tzinfo=datetime.UTC) and props.modified == props.created
-    assert props.last_modified_by == "cmcadvisor" and props.subject.startswith("End-of-phase-2 meeting")
+    assert props.last_modified_by == "cmcadvisor" and props.subject.startswith("End-of-phase 2 meeting")
     app = _docx_xml(data, "docProps/app.xml")
     assert "Microsoft" not in app and "<Application>cmcadvisor" in app
     words = int(re.search(r"<Words>(\d+)</Words>", app).group(1))  # type: ignore[union-attr]
@@ -862,7 +862,7 @@ def test_explain_meeting_gives_fit_dates_and_rules(kn: MeetingKnowledge) -> None
     assert explanation.checks[0].test.startswith("clinical.stage in") and explanation.checks[0].result == "true"
     dates = {d.id: d.date for d in explanation.dates}
     assert dates["request_due"] == "2026-12-30" and dates["meeting"] == "2027-03-10"
-    assert "planned end-of-phase-2 meeting" in explanation.date_basis
+    assert "planned end-of-phase 2 meeting" in explanation.date_basis
     assert explanation.questions and all(q.rules and q.findings for q in explanation.questions)
     # another agency's meeting for a program outside its region: explained, not refused
     nk_result, nk_program = assessed(NK)

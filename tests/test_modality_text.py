@@ -260,7 +260,7 @@ def test_a_program_with_milestones_gets_dated_next_steps() -> None:
     assert rmat.status == "eligible" and rmat.next_step_due == "2027-06-15" == eop2.recommended_date
     assert rmat.next_step is not None and "15 June 2027" in rmat.next_step
     assert eop2.request_due == "2027-04-06" and "6 April 2027" in rmat.next_step  # the EOP2 request-due date
-    assert "CIT-FDA-RMAT-2019" in rmat.citations and rmat.next_step_basis and "end-of-phase-2" in rmat.next_step_basis
+    assert "CIT-FDA-RMAT-2019" in rmat.citations and rmat.next_step_basis and "end-of-phase 2" in rmat.next_step_basis
     assert rows["us.priority_review"].next_step_due == "2029-06-01"  # with the BLA
     assert rows["eu.prime"].next_step_due == "2027-11-01"  # before the pivotal study starts
     assert rows["us.fast_track"].next_step_due is None  # granted: nothing to request

@@ -30,6 +30,11 @@ _ORDER: dict[str, int] = {"fits": 0, "check": 1, "does_not_fit": 2}
 _RESULT = {Truth.TRUE: "true", Truth.FALSE: "false", Truth.UNKNOWN: "unknown"}
 
 
+def _in_sentence(mtype: MeetingType) -> str:
+    """A meeting type's name inside a sentence: the contract's types in lower case ("end-of-phase 2 meeting"), others as named."""
+    return meeting_name(mtype.id) if mtype.id in MEETING_TYPE_IDS else mtype.name
+
+
 @dataclass(frozen=True)
 class FitResult:
     """A type's fit, the reasons a reader sees, and every test behind it (for ``explain``)."""
@@ -151,14 +156,15 @@ def _evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge, expl
             )
     elif stage in mtype.stages:
         reason = (
-            f"The program's stage ({shown('clinical.stage', stage)}) is one the {mtype.name} serves ({stage_list(mtype.stages)})."
+            f"The program is at {shown('clinical.stage', stage)}, a stage the {_in_sentence(mtype)} is meant for "
+            f"({stage_list(mtype.stages)})."
         )
         if explain:
             checks.append(FitCheck(test=f"clinical.stage in {json.dumps(list(mtype.stages))}", result="true", reason=reason))
     else:
         worse("does_not_fit")
         reason = (
-            f"The program's stage ({shown('clinical.stage', stage)}) is not one the {mtype.name} usually serves "
+            f"The program is at {shown('clinical.stage', stage)}, not a stage the {_in_sentence(mtype)} usually serves "
             f"({stage_list(mtype.stages)})."
         )
         if explain:
@@ -343,7 +349,7 @@ def suggestion_text(
     suggested = suggest_types(program, as_of, kn, agencies, base)
     if not suggested:
         return None
-    names = ", ".join(meeting_name(t) if t in MEETING_TYPE_IDS else kn.types[t].name for t in suggested)
+    names = ", ".join(_in_sentence(kn.types[t]) for t in suggested)
     return f"For this program cmcadvisor suggests: {names}."
 
 

@@ -14,7 +14,7 @@ from cmcadvisor import display
 MILESTONE_LABELS: dict[str, str] = {
     "ind_submission": "IND submission",
     "first_patient_dosed": "first patient dosed",
-    "eop2_meeting": "end-of-phase-2 meeting",
+    "eop2_meeting": "end-of-phase 2 meeting",
     "pivotal_start": "pivotal study start",
     "pre_bla_meeting": "pre-BLA meeting",
     "bla_submission": "BLA submission",

@@ -223,7 +223,7 @@ class Milestones(_Model):
 
     ind_submission: Date | None = Field(None, description=("When is the IND planned to be submitted?"))
     first_patient_dosed: Date | None = Field(None, description=("When is the first patient planned to be dosed?"))
-    eop2_meeting: Date | None = Field(None, description=("When is the end-of-phase-2 meeting planned?"))
+    eop2_meeting: Date | None = Field(None, description=("When is the end-of-phase 2 meeting planned?"))
     pivotal_start: Date | None = Field(None, description=("When is the pivotal study planned to start?"))
     bla_submission: Date | None = Field(None, description=("When is the BLA planned to be submitted?"))
     pre_bla_meeting: Date | None = Field(None, description=("When is the pre-BLA meeting planned?"))

@@ -306,3 +306,27 @@ def test_values_a_date_or_number_input_would_blank_are_shown_as_text() -> None:
     assert forms.parse_form(forms.form_pairs(forms.build_form(data))) == data
     good = str(forms.render(forms.build_form({"program": {"as_of": datetime.date(2027, 1, 2)}})))
     assert 'type="date" aria-describedby="f-program-as_of-help"' in good
+
+
+@pytest.mark.parametrize(
+    ("text", "data", "expected"),
+    [
+        # A section removed: the comment after it introduces the next key and stays above it.
+        (
+            "a: 1\nb:\n  c: 2\n  d: 3\n# about e\ne: 4\n",
+            {"a": 1, "e": 4},
+            "a: 1\n# about e\ne: 4\n",
+        ),
+        # The last section removed: the closing comment stays at the end.
+        ("a: 1\nb:\n  c: 2\n  d: 3   # eol d\n# closing\n", {"a": 1}, "a: 1\n# closing\n"),
+        # The last key of a section removed: its own comment goes with it, the closing one stays.
+        ("a: 1\nb:\n  c: 2\n  d: 3   # eol d\n# closing\n", {"a": 1, "b": {"c": 2}}, "a: 1\nb:\n  c: 2\n# closing\n"),
+        # A list section removed: the comment after its last item stays above the next key.
+        ("a: 1\nb:\n  - x\n  - y\n# about e\ne: 4\n", {"a": 1, "e": 4}, "a: 1\n# about e\ne: 4\n"),
+        # The section before the removed one is nested: the closing comment follows its last leaf.
+        ("a:\n  x: 1  # eol x\nb:\n  c: 2\n# closing\n", {"a": {"x": 1}}, "a:\n  x: 1  # eol x\n# closing\n"),
+    ],
+)
+def test_removing_a_section_keeps_the_comments_that_follow_it(text: str, data: dict[str, object], expected: str) -> None:
+    """Comment lines after a nested block belong to what follows it: removing the block must not lose them."""
+    assert yamledit.merged_text(text, data) == expected

@@ -27,7 +27,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import CommentMark, YAMLError
+from ruamel.yaml.tokens import CommentToken
 
 from cmcadvisor.errors import ErrorItem, ProgramFileError, UsageError, UserInputError
 from cmcadvisor.loader import MAX_FILE_BYTES, parse_text, read_bytes
@@ -125,32 +126,74 @@ def _same(old: object, new: object) -> bool:
     return _category(old) == _category(new) and old == new
 
 
-def _drop_key(node: CommentedMap, key: Any) -> None:
-    """Remove ``key``, keeping the comment lines that follow its value (they introduce the next key)."""
+def _end_slot(node: CommentedMap | CommentedSeq, key: Any) -> tuple[CommentedMap | CommentedSeq, Any, int]:
+    """Where ruamel keeps the comment lines that follow ``node[key]``: on the last leaf of its value.
+
+    Returns the container of that leaf, the leaf's key (or index) and the position of the comment
+    token in the container's ``ca.items`` entry (2 in a mapping, 0 in a sequence).
+    """
+    value = node[key]
+    while isinstance(value, CommentedMap | CommentedSeq) and len(value):
+        node, key = value, (list(value.keys())[-1] if isinstance(value, CommentedMap) else len(value) - 1)
+        value = node[key]
+    return node, key, (2 if isinstance(node, CommentedMap) else 0)
+
+
+def _take_tail(node: CommentedMap, key: Any) -> list[str]:
+    """Detach the comment lines that follow ``node[key]``'s value (they belong to what comes next).
+
+    The last leaf's own end-of-line comment stays where it is. Returns the lines' texts, without ``#``.
+    """
+    container, leaf, position = _end_slot(node, key)
+    slot = container.ca.items.get(leaf)
+    token = slot[position] if slot else None
+    if token is None or "#" not in token.value:
+        return []
+    text: str = token.value
+    own = ""
+    if not text.startswith("\n") and text.lstrip(" ").startswith("#"):  # the leaf's own end-of-line comment
+        own, text = (text[: text.index("\n") + 1], text[text.index("\n") + 1 :]) if "\n" in text else (text, "")
+    lines = [line.strip()[1:].strip() for line in text.split("\n") if line.strip().startswith("#")]
+    if lines:
+        if own:
+            token.value = own
+        else:
+            slot[position] = None
+    return lines
+
+
+def _give_tail(node: CommentedMap, key: Any, lines: list[str]) -> None:
+    """Put comment lines after ``node[key]``'s value (after its last leaf's own end-of-line comment, if any)."""
+    container, leaf, position = _end_slot(node, key)
+    slot = container.ca.items.setdefault(leaf, [None, None, None, None])
+    tail = "".join(f"# {line}\n" for line in lines)
+    if slot[position] is None:
+        slot[position] = CommentToken("\n" + tail, CommentMark(0), None)
+    else:
+        slot[position].value = slot[position].value.rstrip("\n") + "\n" + tail
+
+
+def _drop_key(node: CommentedMap, key: Any, lines: list[str] | None = None) -> None:
+    """Remove ``key``, keeping the comment lines that follow its value (they introduce the next key).
+
+    ``lines`` are those comment lines when the caller already detached them (a nested value it
+    emptied first); otherwise they are taken from the value's last leaf, where ruamel keeps them.
+    """
     keys = list(node.keys())
     index = keys.index(key)
-    token = node.ca.items.get(key, [None, None, None, None])[2]
+    if lines is None:
+        lines = _take_tail(node, key)
     del node[key]
     node.ca.items.pop(key, None)
-    if token is None or "#" not in token.value:
-        return
-    text: str = token.value
-    if not text.startswith("\n") and text.lstrip(" ").startswith("#"):  # the removed key's own end-of-line comment
-        text = text[text.index("\n") + 1 :] if "\n" in text else ""
-    lines = [line.strip()[1:].strip() for line in text.split("\n") if line.strip().startswith("#")]
     if not lines:
         return
     if index + 1 < len(keys):  # a comment above the next key: it stays above it
         following = keys[index + 1]
         column = node.lc.key(following)[1] if following in node.lc.data else 0
         node.yaml_set_comment_before_after_key(following, before="\n".join(lines), indent=column)
-        return
-    if index > 0 and not isinstance(node[keys[index - 1]], CommentedMap | CommentedSeq):
-        slot = node.ca.items.setdefault(keys[index - 1], [None, None, None, None])
-        if slot[2] is None:  # a comment after the last key: it stays after the key that is now last
-            token.value = "\n" + text.lstrip(" ") if not text.startswith("\n") else text
-            slot[2] = token
-    # otherwise (best effort) a comment after a removed last key that followed a nested block is lost
+    elif index > 0:  # a comment after the last key: it stays after the entry that is now last
+        _give_tail(node, keys[index - 1], lines)
+    # else the mapping is now empty; a mapping emptied by _merge_map had its trailing lines taken first
 
 
 def _empty(value: object) -> bool:
@@ -166,9 +209,14 @@ def _merge_map(node: CommentedMap, new: Mapping[str, Any]) -> None:
         if _empty(old):
             continue  # ``product:`` with only commented-out fields under it: already absent, kept as written
         if isinstance(old, CommentedMap):
+            after = _take_tail(node, key)  # the lines after the block introduce what follows it: kept aside
             _merge_map(old, {})  # cleared: its filled fields go, its empty ones (and their comments) stay
             if len(old):
+                if after:
+                    _give_tail(node, key, after)
                 continue
+            _drop_key(node, key, after)
+            continue
         _drop_key(node, key)
     previous: str | None = None
     for key, value in new.items():

@@ -21,7 +21,7 @@ import errno
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -388,39 +388,31 @@ def _quiet_context(ctx: click.Context) -> api.Context | None:
         return None
 
 
-def complete_rule_ids(ctx: click.Context, _: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """Rule ids (and their titles) for shell completion."""
+def _complete(
+    ctx: click.Context, incomplete: str, choices: Callable[[api.Context], Iterable[tuple[str, str]]]
+) -> list[CompletionItem]:
+    """Completion items (value and its help) from the loaded pack and knowledge that start with ``incomplete``."""
     from click.shell_completion import CompletionItem
 
     context = _quiet_context(ctx)
     if context is None:
         return []
-    needle = incomplete.upper()
-    return [CompletionItem(r.id, help=r.spec.title) for r in context.pack.rules if r.id.startswith(needle)]
+    return [CompletionItem(value, help=text) for value, text in choices(context) if value.startswith(incomplete)]
+
+
+def complete_rule_ids(ctx: click.Context, _: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Rule ids (and their titles) for shell completion."""
+    return _complete(ctx, incomplete.upper(), lambda c: ((r.id, r.spec.title) for r in c.pack.rules))
 
 
 def complete_pathway_ids(ctx: click.Context, _: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """Pathway ids (and their names) for shell completion."""
-    from click.shell_completion import CompletionItem
-
-    context = _quiet_context(ctx)
-    if context is None:
-        return []
-    return [CompletionItem(pid, help=p.name) for pid, p in sorted(context.kb.pathways.items()) if pid.startswith(incomplete)]
+    return _complete(ctx, incomplete, lambda c: ((pid, p.name) for pid, p in sorted(c.kb.pathways.items())))
 
 
 def complete_meeting_types(ctx: click.Context, _: click.Parameter, incomplete: str) -> list[CompletionItem]:
-    """FDA meeting types for shell completion (from the knowledge base, with their names)."""
-    from click.shell_completion import CompletionItem
-
-    context = _quiet_context(ctx)
-    if context is None:
-        return []
-    return [
-        CompletionItem(mid, help=str(getattr(m, "name", "") or ""))
-        for mid, m in sorted(context.meeting_types.types.items())
-        if mid.startswith(incomplete)
-    ]
+    """Meeting types (and their names) for shell completion, from the meeting knowledge."""
+    return _complete(ctx, incomplete, lambda c: ((mid, m.name) for mid, m in sorted(c.meeting_types.types.items())))
 
 
 def completion_script(command: click.Command, shell: str, prog_name: str = "cmcadvisor") -> str:

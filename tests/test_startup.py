@@ -101,3 +101,30 @@ def test_top_command_loads_only_the_command_line_modules(args: list[str]) -> Non
     ]
     # Standard-library modules click does not need: the settings search and the error module stay off this path.
     assert not found & {"pathlib", "dataclasses", "tomllib"}, sorted(found & {"pathlib", "dataclasses", "tomllib"})
+
+
+GC_PROBE = """
+import gc, sys
+import click
+from cmcadvisor import cliutil
+from cmcadvisor.cli import cli
+
+@cli.command("gc-probe")
+@click.pass_context
+def probe(ctx):
+    before = gc.isenabled()
+    cliutil.make_options(ctx)  # every command that loads the library goes through here
+    print(before, gc.isenabled(), gc.get_threshold()[0], gc.get_freeze_count() > 0)
+
+sys.argv = ["cmcadvisor", "gc-probe"]
+cliutil.run_main(cli, "cmcadvisor")
+"""
+
+
+def test_the_collector_is_off_during_start_up_and_on_once_the_library_is_loaded() -> None:
+    """Long runs (portfolio, serve) must collect their cycles: make_options turns the collector back on."""
+    done = subprocess.run([sys.executable, "-c", GC_PROBE], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    before, after, threshold, frozen = done.stdout.split()
+    assert (before, after, frozen) == ("False", "True", "True")
+    assert int(threshold) > 700  # fewer young collections than CPython's default, never none

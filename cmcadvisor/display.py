@@ -14,12 +14,12 @@ import datetime
 import functools
 import math
 import re
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from cmcadvisor.errors import KnowledgeError, UserInputError
 from cmcadvisor.loader import data_dir
+from cmcadvisor.memo import PerObject, remember
 from cmcadvisor.models.knowledge import DisplayFile
 from cmcadvisor.models.program import STAGES
 from cmcadvisor.validation import load_model
@@ -35,7 +35,7 @@ _CODES: dict[int, tuple[re.Pattern[str], ...]] = {}
 # one's labels are bounded: the cache never grows with the programs a long-lived process reads.
 _CACHED = frozenset({str, bool, int, datetime.date})
 _LABELS_PER_VOCABULARY = 4096
-_LABEL_CACHES: tuple[tuple[weakref.ref[DisplayFile], dict[tuple[str | None, type, object], str]], ...] = ()
+_LABELS: PerObject[DisplayFile, dict[tuple[str | None, type, object], str]] = PerObject(lambda _: {})
 
 
 @functools.cache
@@ -183,18 +183,6 @@ def human_date(value: datetime.date | str | None, vocab: DisplayFile | None = No
     return f"{day.day} {_v(vocab).months[day.month - 1]} {day.year}"
 
 
-def _labels(vocab: DisplayFile) -> dict[tuple[str | None, type, object], str]:
-    """The labels already made with ``vocab`` (see ``_LABEL_CACHES``)."""
-    global _LABEL_CACHES
-    for ref, labels in _LABEL_CACHES:
-        if ref() is vocab:
-            return labels
-    labels = {}
-    alive = tuple(entry for entry in _LABEL_CACHES if entry[0]() is not None)[-3:]
-    _LABEL_CACHES = (*alive, (weakref.ref(vocab), labels))  # replaced whole: readers never see it half made
-    return labels
-
-
 def label(field_path: str | None, value: object, vocab: DisplayFile | None = None) -> str:
     """Any value of a field as prose: enum labels, yes/no, units, money, dates; free text unchanged.
 
@@ -204,13 +192,11 @@ def label(field_path: str | None, value: object, vocab: DisplayFile | None = Non
     kind = type(value)
     if kind not in _CACHED:
         return _label(field_path, value, v)
-    labels = _labels(v)
+    labels = _LABELS(v)
     key = (field_path, kind, value)
     found = labels.get(key)
     if found is None:
-        if len(labels) >= _LABELS_PER_VOCABULARY:
-            labels.clear()
-        found = labels[key] = _label(field_path, value, v)
+        found = remember(labels, key, _label(field_path, value, v), _LABELS_PER_VOCABULARY)
     return found
 
 

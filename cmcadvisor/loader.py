@@ -20,11 +20,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from cmcadvisor.errors import ErrorItem, UserInputError
+from cmcadvisor.memo import remember
 
 try:  # libyaml when available: much faster for the rule pack
     from yaml import CSafeLoader as _SafeLoader
@@ -44,14 +45,6 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 # so that a long-running process (``serve``) holds at most a few thousand short strings.
 _CACHED_CHARS = 64
 _CACHED_ENTRIES = 4096
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-def _remember(table: dict[_K, _V], key: _K, value: _V) -> None:
-    if len(table) >= _CACHED_ENTRIES:
-        table.clear()
-    table[key] = value
 
 
 # The implicit resolvers of the safe loader, copied at import (see _Loader). The shortcut in
@@ -90,7 +83,7 @@ class _Loader(_SafeLoader):
             if tag is None:
                 tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]
                 if len(value) <= _CACHED_CHARS:
-                    _remember(_typed, value, tag)
+                    remember(_typed, value, tag, _CACHED_ENTRIES)
             return tag
         return _MAP_TAG if kind is yaml.MappingNode else _SEQ_TAG
 
@@ -194,7 +187,7 @@ class _Builder:
             error = self.fail(node, f"bad value {node.value!r}: {exc}", loc)
         else:
             if node.tag in _PURE_TAGS and len(node.value) <= _CACHED_CHARS:
-                _remember(_built, key, value)
+                remember(_built, key, value, _CACHED_ENTRIES)
             return value
         if not self.defer:
             raise error

@@ -38,6 +38,7 @@ from cmcadvisor.facts import (
     vocabulary,
 )
 from cmcadvisor.knowledge import KnowledgeBase, capped_vote, confidence_band, factor_score, recommend
+from cmcadvisor.memo import remember
 from cmcadvisor.models.knowledge import ConfidenceBand, MakeOrBuyConfig
 from cmcadvisor.models.result import MakeOrBuy, MakeOrBuyFactor, MakeOrBuyFlip
 from cmcadvisor.models.rule import MAKE_OR_BUY_FACTORS
@@ -266,10 +267,7 @@ class _FactProbe:
         key = (type(current), current)  # with the type, so 1 is never True (nor 1.0)
         found = self.memo.get(key)
         if found is None:
-            found = self._tries(current)
-            if len(self.memo) >= _MAX_TRIES:
-                self.memo.clear()
-            self.memo[key] = found
+            found = remember(self.memo, key, self._tries(current), _MAX_TRIES)
         return found
 
     def _tries(self, current: Value | None) -> tuple[Value, ...]:
@@ -463,8 +461,6 @@ def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
         groups = rules_by_factor(pack)
         rules = _factor_rules(pack)
         sub_pack = _dependencies(pack, rules)
-        if len(_PLANS) >= 8:  # a few packs per process at most; never grows with programs
-            _PLANS.clear()
         votes = _votes(groups, kb)
         affected = _affected(sub_pack)
         touched = {
@@ -472,7 +468,7 @@ def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
             for fact, (_, ids) in affected.items()
         }
         evidence = {str(k): tuple(v) for k, v in kb.make_or_buy.evidence.items()}
-        plan = _PLANS[key] = _Plan(
+        plan = _Plan(
             groups,
             votes,
             sub_pack,
@@ -497,6 +493,7 @@ def _plan(pack: RulePack, kb: KnowledgeBase) -> _Plan:
                 if not any(rule.shape.collection for rule in rules)
             },
         )
+        remember(_PLANS, key, plan, 8)  # a few packs per process at most; never grows with programs
     return plan
 
 
@@ -558,9 +555,7 @@ def _fired(plan: _Plan, what_ifs: _WhatIfs, read: dict[str, Value], collections:
     firings, _ = run_fixpoint(what_ifs.rules, FactSet(read, what_ifs.lists, collections), what_ifs.given)
     fired = frozenset(firing.rule for firing in firings)
     if key is not None:
-        if len(plan.fired) >= _MAX_WHAT_IFS:
-            plan.fired.clear()
-        plan.fired[key] = fired
+        remember(plan.fired, key, fired, _MAX_WHAT_IFS)
     return fired
 
 

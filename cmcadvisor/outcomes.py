@@ -23,6 +23,7 @@ from cmcadvisor import display
 from cmcadvisor.conditions import ITEM_MARK, Firing
 from cmcadvisor.facts import FactSet, Item, Value, vocabulary
 from cmcadvisor.knowledge import KnowledgeBase
+from cmcadvisor.memo import remember
 from cmcadvisor.models.knowledge import Citation, DisplayFile
 from cmcadvisor.models.program import ProgramFile, Waiver
 from cmcadvisor.models.result import (
@@ -134,9 +135,7 @@ def _fill(
         out.append(after)
     text = " ".join("".join(out).split())
     if filled is not None:
-        if len(filled) >= _FILLED_KEPT:
-            filled.clear()
-        filled[key] = text
+        remember(filled, key, text, _FILLED_KEPT)
     return text
 
 
@@ -262,11 +261,8 @@ def excluded_citations(kb: KnowledgeBase, facts: FactSet) -> frozenset[str]:
     """The citations whose ``applies_when`` the program's facts make false (e.g. 21 CFR 1271 for an AAV vector)."""
     conditional = _CONDITIONAL.get(kb.sha256)
     if conditional is None:
-        if len(_CONDITIONAL) >= 8:
-            _CONDITIONAL.clear()
-        conditional = _CONDITIONAL[kb.sha256] = tuple(
-            (cid, c.applies_when) for cid, c in kb.citations.items() if c.applies_when is not None
-        )
+        found = tuple((cid, c.applies_when) for cid, c in kb.citations.items() if c.applies_when is not None)
+        conditional = remember(_CONDITIONAL, kb.sha256, found, 8)  # a few knowledge bases per process at most
     return frozenset(cid for cid, condition in conditional if ruled_out(condition, facts))
 
 
@@ -357,9 +353,7 @@ def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
                 before=list(then.before),
                 undetermined_title=f"Not yet decidable: {spec.title}",
             )
-        if len(_PACKS) >= 8:  # a few packs per process at most
-            _PACKS.clear()
-        found = _PACKS[key] = _PackFindings(statics)
+        found = remember(_PACKS, key, _PackFindings(statics), 8)  # a few packs per process at most
     return found
 
 
@@ -386,9 +380,7 @@ def _undetermined(plan: _PackFindings, rule: LoadedRule, missing: frozenset[str]
             "unsettled": rule.spec.unsettled,
             "missing_facts": names,
         }
-        if len(plan.undetermined) >= _UNDETERMINED_KEPT:
-            plan.undetermined.clear()
-        plan.undetermined[(rule.id, missing)] = found
+        remember(plan.undetermined, (rule.id, missing), found, _UNDETERMINED_KEPT)
     return found
 
 
@@ -622,9 +614,8 @@ def _settles(pack: RulePack) -> dict[str, tuple[str, bool]]:
     """:attr:`RulePack.settles` by rule id (built once per pack)."""
     found = _SETTLES.get(pack.sha256)
     if found is None:
-        if len(_SETTLES) >= 8:  # a few packs per process at most
-            _SETTLES.clear()
-        found = _SETTLES[pack.sha256] = {rule_id: (target, chained) for rule_id, target, chained in pack.settles}
+        found = {rule_id: (target, chained) for rule_id, target, chained in pack.settles}
+        remember(_SETTLES, pack.sha256, found, 8)  # a few packs per process at most
     return found
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from cmcadvisor.conditions import DERIVED_PREFIX, And, CompiledRule, Firing, Lit, Node, Or, Value, literals, to_nnf
 from cmcadvisor.facts import FactSet, Item
+from cmcadvisor.memo import remember
 from cmcadvisor.models.rule import Condition
 
 
@@ -309,6 +310,18 @@ def evaluate_node(node: Node, facts: FactSet, item: Item | None = None, item_ind
     return Verdict(Truth.UNKNOWN, frozenset(out))
 
 
+def _gate_missing(rule: CompiledRule, derived_true: Collection[str], derived_unknown: Collection[str]) -> list[str] | None:
+    """The derived facts a rule waits on that are still unknown, or None when one of them is false."""
+    missing: list[str] = []
+    for name in rule.shape.derived:
+        if name in derived_true:
+            continue
+        if name not in derived_unknown:
+            return None
+        missing.append(DERIVED_PREFIX + name)
+    return missing
+
+
 def _verdict(
     rule: CompiledRule,
     d: Facts,
@@ -316,14 +329,9 @@ def _verdict(
     derived_true: Collection[str],
     derived_unknown: Collection[str],
 ) -> Verdict:
-    gate_missing: list[str] = []
-    for name in rule.shape.derived:
-        if name in derived_true:
-            continue
-        if name in derived_unknown:
-            gate_missing.append(DERIVED_PREFIX + name)
-        else:
-            return FALSE
+    gate_missing = _gate_missing(rule, derived_true, derived_unknown)
+    if gate_missing is None:
+        return FALSE
     body = rule.shape.body
     out: set[str] = set()
     if body is None:
@@ -739,14 +747,9 @@ def _settle_items(space: _Items, items: tuple[Item, ...], decided: int, unknown:
 
 def _gated(rule: CompiledRule, body: Verdict, derived_true: Collection[str], derived_unknown: Collection[str]) -> Verdict:
     """A program rule's verdict from its body's and its derived gate: what :func:`_verdict` gives."""
-    gate_missing: list[str] = []
-    for name in rule.shape.derived:
-        if name in derived_true:
-            continue
-        if name in derived_unknown:
-            gate_missing.append(DERIVED_PREFIX + name)
-        else:
-            return FALSE
+    gate_missing = _gate_missing(rule, derived_true, derived_unknown)
+    if gate_missing is None:
+        return FALSE
     if body.truth == Truth.FALSE or not gate_missing:
         return body
     return Verdict(Truth.UNKNOWN, frozenset(gate_missing if body.truth == Truth.TRUE else (*body.missing, *gate_missing)))
@@ -762,9 +765,7 @@ def _tables(rules: Sequence[CompiledRule]) -> _Tables:
         return cached
     tables = _Tables(rules if isinstance(rules, tuple) else tuple(rules))
     if frozen:
-        if len(_TABLES) >= 16:  # a few packs per process at most
-            _TABLES.clear()
-        _TABLES[id(rules)] = tables  # the tables hold the tuple, so its id cannot be reused meanwhile
+        remember(_TABLES, id(rules), tables, 16)  # a few packs at most; the tables hold the tuple, so its id is not reused
     return tables
 
 
@@ -875,10 +876,8 @@ def ruled_out(condition: Condition | None, facts: FactSet) -> bool:
         return False
     entry = _APPLICABILITY.get(id(condition))
     if entry is None or entry[0] is not condition:
-        if len(_APPLICABILITY) >= 4096:  # a few knowledge bases per process at most
-            _APPLICABILITY.clear()
         entry = (condition, _compiled(to_nnf(condition))[1])  # the condition is kept, so its id cannot be reused
-        _APPLICABILITY[id(condition)] = entry
+        remember(_APPLICABILITY, id(condition), entry, 4096)  # a few knowledge bases per process at most
     last = _LAST_FLAT  # one program's texts are judged together: flatten its facts once (a local: thread-safe)
     if last[0] is not facts:
         last = _LAST_FLAT = (facts, flat_facts(facts))

@@ -565,3 +565,30 @@ def test_compiled_conditions_are_dropped_with_their_nodes() -> None:
     del node
     gc.collect()
     assert len(reference_eval._COMPILED) <= before + 5
+
+
+def test_bounded_memos_stay_bounded_and_forget_what_is_freed() -> None:
+    """The memos the stages keep between programs never grow past their limit, nor outlive their object."""
+    import gc
+
+    from cmcadvisor.memo import PerObject, remember
+
+    memo: dict[int, int] = {}
+    for n in range(100):
+        assert remember(memo, n, n * n, 10) == n * n
+    assert len(memo) <= 10 and memo[99] == 99 * 99
+
+    class Loaded:  # a stand-in for a loaded vocabulary or knowledge base
+        pass
+
+    made: list[int] = []
+    derived: PerObject[Loaded, int] = PerObject(lambda obj: made.append(1) or len(made), keep=2)
+    first = Loaded()
+    assert derived(first) == derived(first) == 1  # made once while it lives
+    others = [Loaded() for _ in range(5)]
+    for other in others:
+        derived(other)
+    assert derived(first) == 7  # only the last two are kept: the first was made again
+    del others
+    gc.collect()
+    assert len(derived._entries) <= 2

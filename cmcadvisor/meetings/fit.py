@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from cmcadvisor.conditions import Node, literals
 from cmcadvisor.facts import FactSet, Value, derive_facts
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
 from cmcadvisor.meetings.words import fill, meeting_name, plural, shown, stage_list
+from cmcadvisor.memo import PerObject, remember
 from cmcadvisor.models.meetings import MEETING_TYPE_IDS, FitCheck, FitOutcome, MeetingType
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.reference_eval import Truth, Verdict, evaluate_node
@@ -266,24 +266,16 @@ class _Suggestions:
     decided: dict[tuple[object, ...], bool] = field(default_factory=dict)
 
 
-# The meeting knowledge in use (held weakly, the last few only), each with its _Suggestions.
-_SUGGESTIONS: tuple[tuple[weakref.ref[MeetingKnowledge], _Suggestions], ...] = ()
-
-
-def _suggestions(kn: MeetingKnowledge) -> _Suggestions:
-    global _SUGGESTIONS
-    for ref, found in _SUGGESTIONS:
-        if ref() is kn:
-            return found
+def _suggestions_of(kn: MeetingKnowledge) -> _Suggestions:
     reads: dict[str, tuple[str, ...]] = {}
     for type_id in kn.types:
         nodes = [kn.suggest.get(type_id), *(node for test in kn.fit_tests.get(type_id, ()) for node in (test.given, test.when))]
         names = {lit.fact for node in nodes if node is not None for lit in literals(node) if lit.item_field is None}
         reads[type_id] = tuple(sorted(names.union(_GENERIC_FACTS)))
-    found = _Suggestions(reads)
-    alive = tuple(entry for entry in _SUGGESTIONS if entry[0]() is not None)[-3:]
-    _SUGGESTIONS = (*alive, (weakref.ref(kn), found))  # replaced whole: readers never see it half made
-    return found
+    return _Suggestions(reads)
+
+
+_suggestions: PerObject[MeetingKnowledge, _Suggestions] = PerObject(_suggestions_of)  # per meeting knowledge in use
 
 
 def _is_suggested(mtype: MeetingType, base: FactSet, done: dict[str, datetime.date | None], kn: MeetingKnowledge) -> bool:
@@ -305,10 +297,7 @@ def _is_suggested(mtype: MeetingType, base: FactSet, done: dict[str, datetime.da
     key = (mtype.id, *((type(found), found) for found in map(value, memo.reads[mtype.id])))  # typed: 1 is never True
     decided = memo.decided.get(key)
     if decided is None:
-        decided = suggested(mtype, _with_meeting_facts(base, done, mtype, 0, 0), kn)
-        if len(memo.decided) >= _MAX_DECIDED:
-            memo.decided.clear()
-        memo.decided[key] = decided
+        decided = remember(memo.decided, key, suggested(mtype, _with_meeting_facts(base, done, mtype, 0, 0), kn), _MAX_DECIDED)
     return decided
 
 

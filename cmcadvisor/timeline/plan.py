@@ -25,6 +25,7 @@ from cmcadvisor import display
 from cmcadvisor.conditions import Firing, Node, to_nnf
 from cmcadvisor.facts import FactSet, Item
 from cmcadvisor.knowledge import KnowledgeBase
+from cmcadvisor.memo import remember
 from cmcadvisor.models.knowledge import MILESTONE_IDS, Activity
 from cmcadvisor.models.program import STAGES, ActivityId, ProgramFile
 from cmcadvisor.reference_eval import Truth, evaluate_node
@@ -135,10 +136,8 @@ class Knowledge:
         """(earlier, later) for each activity in ``present`` (sorted) and the nearest ones before it in ``present`` (sorted)."""
         found = self._orders.get(present)
         if found is None:
-            if len(self._orders) >= _CACHED_SETS:
-                self._orders.clear()
             found = tuple((dep, base) for base in sorted(present) for dep in sorted(self._present_ancestors(base, present)))
-            self._orders[present] = found
+            remember(self._orders, present, found, _CACHED_SETS)
         return found
 
     def _present_ancestors(self, base: str, present: frozenset[str]) -> set[str]:
@@ -162,10 +161,7 @@ class Knowledge:
         key = (present, target)
         found = self._targets.get(key)
         if found is None:
-            if len(self._targets) >= _CACHED_SETS:
-                self._targets.clear()
-            found = tuple(sorted(self._present_targets(target, present)))
-            self._targets[key] = found
+            found = remember(self._targets, key, tuple(sorted(self._present_targets(target, present))), _CACHED_SETS)
         return found
 
     def _present_targets(self, target: str, present: frozenset[str]) -> set[str]:

@@ -23,6 +23,7 @@ from cmcadvisor import api, display
 from cmcadvisor.diff import compare, snapshot_of
 from cmcadvisor.errors import CmcAdvisorError, ErrorItem, UserInputError
 from cmcadvisor.loader import Document
+from cmcadvisor.memo import remember
 from cmcadvisor.models.program import STAGES, ProgramFile
 from cmcadvisor.models.result import AssessmentResult
 from cmcadvisor.workspace import store
@@ -127,9 +128,7 @@ class Workspace:
         if cached is None:
             cached = self._assess(name, overrides)
             with self._lock:
-                if len(self._cache) > 256:
-                    self._cache.clear()
-                self._cache[key] = cached
+                remember(self._cache, key, cached, 257)
         if isinstance(cached, UserInputError):
             raise cached
         return cached

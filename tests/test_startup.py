@@ -1,4 +1,4 @@
-"""Start-up: light commands import click and little else; assess imports no renderer it does not use.
+"""Start-up: light commands import click and little else; assess imports no renderer (nor networkx) it does not use.
 
 These check which modules a fresh process loads (never how long it takes: the timings are in
 bench/run.py).
@@ -54,6 +54,15 @@ def test_assess_json_loads_no_renderer_it_does_not_use() -> None:
     found = _tops(_loaded("assess", example, "--format", "json", "--as-of", "2026-11-25"))
     assert "cmcadvisor.api" in found and "pydantic" in found  # it did assess
     assert not found & set(RENDERING), sorted(found & set(RENDERING))
+    # The timeline schedules over plain lists; networkx is imported where a graph is read (explain,
+    # a cycle's error, rules lint), not by an assessment.
+    assert "networkx" not in found
+
+
+def test_explain_of_an_activity_reads_the_decision_graph() -> None:
+    example = str(ROOT / "examples" / "car-t-autologous.yaml")
+    found = _tops(_loaded("explain", example, "ppq", "--as-of", "2026-11-25"))
+    assert "networkx" in found
 
 
 def test_help_and_version_import_no_lazily_registered_command() -> None:

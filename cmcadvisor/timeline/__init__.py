@@ -1,25 +1,25 @@
 """The timeline: dependent manufacturing decisions scheduled by the critical path method.
 
-The only home of networkx. Which activities exist is decided by the rules that fired (their
-``then.requires`` and ``then.before``); durations, completion conditions, the standard order of
-CMC work, milestones and what each long-lead item is needed for come from
-``knowledge/activities.yaml`` (:mod:`.plan`); targets from ``clinical.milestones``; the BLA
-review clock from the knowledge base. A long-lead item waits before what needs it, so a late
-item moves everything after it, and each late item says how far it moves the BLA. The critical
-path is the chain of least slack that sets the last BLA milestone (:mod:`.cpm`). A cycle is a
-:class:`~cmcadvisor.errors.TimelineCycleError` naming what made each edge. This package
-computes dates; it must not render them.
+The only home of networkx, imported only where a graph is read: ``explain`` (:attr:`Built.graph`,
+made from the plan when first read), a cycle's error and ``rules lint`` (:func:`hook_cycles`);
+an assessment schedules over plain lists (:mod:`.cpm`). Which activities exist is decided by the
+rules that fired (their ``then.requires`` and ``then.before``); durations, completion
+conditions, the standard order of CMC work, milestones and what each long-lead item is needed
+for come from ``knowledge/activities.yaml`` (:mod:`.plan`); targets from
+``clinical.milestones``; the BLA review clock from the knowledge base. A long-lead item waits
+before what needs it, so a late item moves everything after it, and each late item says how far
+it moves the BLA. The critical path is the chain of least slack that sets the last BLA milestone
+(:mod:`.cpm`). A cycle is a :class:`~cmcadvisor.errors.TimelineCycleError` naming what made each
+edge. This package computes dates; it must not render them.
 """
 
 from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from cmcadvisor.conditions import Firing
 from cmcadvisor.dates import add_months
@@ -30,13 +30,17 @@ from cmcadvisor.models.knowledge import MILESTONE_IDS
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import Timeline
 from cmcadvisor.registry import RulePack
-from cmcadvisor.timeline.cpm import Links, Schedule, earliest_starts, order_of, rows_of, schedule, schedule_rows, topological
+from cmcadvisor.timeline.cpm import Links, Row, Schedule, earliest_starts, order_or_none, schedule, schedule_rows, topological
 from cmcadvisor.timeline.plan import Plan, build_plan
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["Built", "Schedule", "build", "hook_cycles", "schedule", "to_timeline", "topological"]
 _topological = topological  # the name the tests know
 REVIEW_CLOCK = "review clock"
 TERMINALS = ("bla_approval", "bla_submission")
+Edge = tuple[str, str, int, str]  # (earlier, later, lag, what made the edge)
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,18 @@ class Built:
     """A scheduled plan: what :func:`to_timeline` reports and :mod:`.explain` reads."""
 
     plan: Plan
-    graph: nx.DiGraph[str]
     result: Schedule
     start: int
     terminal: str | None
     review_months: int
     priority: bool
+    dropped: tuple[tuple[str, str], ...] = ()  # the plan's edges the review clock replaces (taken out first)
+    clock: tuple[Edge, ...] = ()  # the review clock's edges (then set, in this order)
+
+    @functools.cached_property
+    def graph(self) -> nx.DiGraph[str]:
+        """The scheduled plan's decision graph (made when first read: only ``explain`` reads it)."""
+        return _graph(self.plan, self.dropped, self.clock)
 
     @functools.cached_property
     def milestone_dates(self) -> dict[str, list[tuple[int, str]]]:
@@ -66,14 +76,9 @@ class Built:
         return found
 
 
-def _graph(plan: Plan) -> tuple[nx.DiGraph[str], dict[str, dict[str, Any]], Links, Links]:
-    """The plan's decision graph, with what the passes read of it (node data, predecessor and successor lists) made alongside.
-
-    The lists hold the same edges as the graph (and, through :func:`_set_edge`, the same changes),
-    so the schedule never reads the graph back.
-    """
-    nodes = plan.nodes
-    attrs: dict[str, dict[str, Any]] = {
+def _node_data(plan: Plan) -> dict[str, dict[str, Any]]:
+    """Each node's data, as the graph holds it (:func:`_rows` reads the same from the plan)."""
+    return {
         node_id: {
             "duration": node.duration,
             "not_before": node.not_before,
@@ -81,31 +86,62 @@ def _graph(plan: Plan) -> tuple[nx.DiGraph[str], dict[str, dict[str, Any]], Link
             "done": node.status == "complete",
             "milestone": node.milestone and node_id != "bla_submission",
         }
-        for node_id, node in nodes.items()
+        for node_id, node in plan.nodes.items()
     }
-    graph: nx.DiGraph[str] = nx.DiGraph()
-    # ids first, then their data: (id, data) pairs cost networkx a caught TypeError each
-    graph.add_nodes_from(attrs)
-    for node_id, data in graph.nodes(data=True):  # networkx's own dicts, not views
-        data.update(attrs[node_id])
-    edges = [
+
+
+def _edges(plan: Plan) -> list[tuple[str, str, int, set[str]]]:
+    """The plan's edges in a fixed order (sorted), each with its lag and origins."""
+    nodes = plan.nodes
+    return [
         (a, b, lag, origins)
         for (a, b), (lag, origins) in sorted(plan.edges.items())
         # an edge into a milestone that already happened cannot move it
         if a in nodes and b in nodes and nodes[b].fixed is None
     ]
-    graph.add_edges_from([(a, b, {"lag": lag, "origins": origins}) for a, b, lag, origins in edges])
-    incoming: Links = {node_id: [] for node_id in attrs}
-    outgoing: Links = {node_id: [] for node_id in attrs}
-    for a, b, lag, _ in edges:
+
+
+def _links(plan: Plan) -> tuple[Links, Links]:
+    """The plan's predecessor and successor lists (what the passes read): the same edges, in the same order, as its graph."""
+    incoming: Links = {node_id: [] for node_id in plan.nodes}
+    outgoing: Links = {node_id: [] for node_id in plan.nodes}
+    for a, b, lag, _ in _edges(plan):
         outgoing[a].append((b, lag))
         incoming[b].append((a, lag))
-    return graph, attrs, incoming, outgoing
+    return incoming, outgoing
 
 
-def _set_edge(graph: nx.DiGraph[str], incoming: Links, outgoing: Links, a: str, b: str, lag: int, origin: str) -> None:
-    """``a`` before ``b`` with this lag and origin, in the graph and its lists (an edge already there keeps its place)."""
-    graph.add_edge(a, b, lag=lag, origins={origin})
+def _rows(plan: Plan, order: Sequence[str], incoming: Links) -> list[Row]:
+    """``rows_of(_node_data(plan), order, incoming)``, read from the plan's nodes without making their data dicts."""
+    nodes = plan.nodes
+    rows: list[Row] = []
+    for node_id in order:
+        node = nodes[node_id]
+        milestone = node.milestone and node_id != "bla_submission"
+        done = node.status == "complete"
+        rows.append((node_id, node.fixed, node.not_before or None, node.duration, None, incoming[node_id], done, milestone))
+    return rows
+
+
+def _graph(plan: Plan, dropped: Sequence[tuple[str, str]] = (), clock: Sequence[Edge] = ()) -> nx.DiGraph[str]:
+    """The plan's decision graph, less the ``dropped`` edges and with the ``clock`` edges set (the lists' edges and order)."""
+    import networkx as nx
+
+    attrs = _node_data(plan)
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    # ids first, then their data: (id, data) pairs cost networkx a caught TypeError each
+    graph.add_nodes_from(attrs)
+    for node_id, data in graph.nodes(data=True):  # networkx's own dicts, not views
+        data.update(attrs[node_id])
+    graph.add_edges_from([(a, b, {"lag": lag, "origins": origins}) for a, b, lag, origins in _edges(plan)])
+    graph.remove_edges_from(dropped)
+    for a, b, lag, origin in clock:
+        graph.add_edge(a, b, lag=lag, origins={origin})
+    return graph
+
+
+def _set_edge(incoming: Links, outgoing: Links, a: str, b: str, lag: int) -> None:
+    """``a`` before ``b`` with this lag in the lists (an edge already there keeps its place, as in a graph)."""
     for pairs, other in ((outgoing[a], b), (incoming[b], a)):
         for index, (node, _) in enumerate(pairs):
             if node == other:
@@ -115,26 +151,31 @@ def _set_edge(graph: nx.DiGraph[str], incoming: Links, outgoing: Links, a: str, 
             pairs.append((other, lag))
 
 
-def _drop_edge(graph: nx.DiGraph[str], incoming: Links, outgoing: Links, a: str, b: str) -> None:
-    """No edge ``a -> b`` in the graph and its lists."""
-    graph.remove_edges_from([(a, b)])
+def _drop_edge(incoming: Links, outgoing: Links, a: str, b: str) -> None:
+    """No edge ``a -> b`` in the lists."""
     outgoing[a][:] = [pair for pair in outgoing[a] if pair[0] != b]
     incoming[b][:] = [pair for pair in incoming[b] if pair[0] != a]
 
 
-def _order(graph: nx.DiGraph[str], incoming: Links, outgoing: Links) -> list[str]:
-    """A topological order of the graph's lists, or the cycle that prevents the order, named with what made each edge."""
-    try:
-        return order_of(incoming, outgoing)
-    except nx.NetworkXUnfeasible:
-        cycle = nx.find_cycle(graph)
-        items = [
-            ErrorItem("timeline", None, f"{a} -> {b}", "edge added by " + ", ".join(sorted(graph.edges[a, b].get("origins", ()))))
-            for a, b in cycle
-        ]
-        path = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
-        items.insert(0, ErrorItem("timeline", None, "", "activities depend on each other in a cycle: " + path))
-        raise TimelineCycleError(items) from None
+def _order(incoming: Links, outgoing: Links, graph: Callable[[], nx.DiGraph[str]]) -> list[str]:
+    """A topological order of the lists, or the cycle that prevents the order, named with what made each edge.
+
+    ``graph`` makes the graph of the same edges: only a cycle needs it (networkx finds the cycle).
+    """
+    order = order_or_none(incoming, outgoing)
+    if order is not None:
+        return order
+    import networkx as nx
+
+    found = graph()
+    cycle = nx.find_cycle(found)
+    items = [
+        ErrorItem("timeline", None, f"{a} -> {b}", "edge added by " + ", ".join(sorted(found.edges[a, b].get("origins", ()))))
+        for a, b in cycle
+    ]
+    path = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
+    items.insert(0, ErrorItem("timeline", None, "", "activities depend on each other in a cycle: " + path))
+    raise TimelineCycleError(items)
 
 
 def build(
@@ -151,33 +192,36 @@ def build(
     plan = build_plan(program, facts, pack, kb, firings, as_of)
     nodes = plan.nodes
     start = as_of.toordinal()
-    graph, attrs, incoming, outgoing = _graph(plan)
-    order = _order(graph, incoming, outgoing)
-    rows = rows_of(attrs, order, incoming)  # each row holds its node's list of predecessors: edits below show in it
+    incoming, outgoing = _links(plan)
+    order = _order(incoming, outgoing, lambda: _graph(plan))
+    rows = _rows(plan, order, incoming)  # each row holds its node's list of predecessors: edits below show in it
     review_months = kb.review.priority_months if priority_review else kb.review.standard_months
+    dropped: tuple[tuple[str, str], ...] = ()  # the plan's edges the review clock replaces
+    clock: list[Edge] = []  # the review clock's edges
     if "bla_submission" in nodes:
         submitted = datetime.date.fromordinal(earliest_starts(rows, start)["bla_submission"] + nodes["bla_submission"].duration)
         filed = submitted + datetime.timedelta(days=kb.review.filing_days)
         approval = "bla_approval" in nodes and nodes["bla_approval"].fixed is None
-        clock: list[tuple[str, str, int, str]] = []  # the review clock's edges
         if approval:
             lag = (add_months(filed, review_months) - submitted).days
             clock.append(("bla_submission", "bla_approval", lag, REVIEW_CLOCK))
         if "pre_license_inspection" in nodes:
             inspect = add_months(filed, round(review_months * kb.review.inspection_fraction))
-            _drop_edge(graph, incoming, outgoing, "bla_submission", "pre_license_inspection")
+            _drop_edge(incoming, outgoing, "bla_submission", "pre_license_inspection")
+            dropped = (("bla_submission", "pre_license_inspection"),)
             clock.append(("bla_submission", "pre_license_inspection", (inspect - submitted).days, REVIEW_CLOCK))
             if approval:
                 clock.append(("pre_license_inspection", "bla_approval", 0, "21 CFR 601.20(d)"))
-        for edge in clock:
-            _set_edge(graph, incoming, outgoing, *edge)
-        order = _order(graph, incoming, outgoing)  # the review clock's edges may close a cycle: named here
+        for a, b, lag, _ in clock:
+            _set_edge(incoming, outgoing, a, b, lag)
+        # the review clock's edges may close a cycle: named here
+        order = _order(incoming, outgoing, lambda: _graph(plan, dropped, clock))
         by_id = {row[0]: row for row in rows}
         rows = [by_id[node_id] for node_id in order]
     terminal = next((m for m in TERMINALS if m in nodes and nodes[m].fixed is None), None)
     anchors = frozenset({"bla_submission"} if "bla_submission" in nodes and nodes["bla_submission"].fixed else ())
-    result = schedule_rows(graph, rows, start, terminal, anchors, order, incoming, outgoing)
-    return Built(plan, graph, result, start, terminal, review_months, priority_review)
+    result = schedule_rows(rows, start, terminal, anchors, order, incoming, outgoing)
+    return Built(plan, result, start, terminal, review_months, priority_review, dropped, tuple(clock))
 
 
 @functools.lru_cache(maxsize=4096)  # a pure function of a small int: the same few hundred dates recur across programs
@@ -307,6 +351,8 @@ def hook_cycles(pack: RulePack, kb: KnowledgeBase) -> list[tuple[str, str]]:
     base's activity order and the milestone order; a rule that closes a cycle is reported
     with the cycle, so it never reaches a user as a failed assessment.
     """
+    import networkx as nx
+
     base: nx.DiGraph[str] = nx.DiGraph()
     for activity in kb.activities.values():
         base.add_node(activity.id)

@@ -2,23 +2,25 @@
 
 Nodes carry ``duration`` (days) and optionally ``not_before`` (start no earlier than, an ordinal
 date), ``fixed`` (already happened on that date), ``due`` (finish no later than: negative slack)
-and ``done`` (complete work: never on the critical path); edges carry ``lag`` (days). The graph
-is read once, from its raw adjacency (``DiGraph.adjacency()`` and ``nodes(data=True)``, no
-per-node views), into plain lists; the passes, the topological order (Kahn's algorithm, first
-in first out: no heap) and the chain from the as-of date run over those lists, so the cost is
-linear in nodes plus edges (:func:`schedule_rows` takes lists its caller made along with the
-graph). This module knows nothing of rules, programs or rendering.
+and ``done`` (complete work: never on the critical path); edges carry ``lag`` (days). A graph
+given to :func:`schedule` is read once, from its raw adjacency (``DiGraph.adjacency()`` and
+``nodes(data=True)``, no per-node views), into plain lists; the passes, the topological order
+(Kahn's algorithm, first in first out: no heap) and every chain run over those lists, so the
+cost is linear in nodes plus edges. :func:`schedule_rows` takes the lists alone, so the timeline
+schedules a plan without making a graph, and networkx is imported only where a graph is read or
+a cycle reported. This module knows nothing of rules, programs or rendering.
 """
 
 from __future__ import annotations
 
 import functools
 import heapq
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 Links = dict[str, list[tuple[str, int]]]  # node -> (neighbour, lag) pairs
 # What the passes read of one node: id, fixed date, start no earlier than, duration, finish no later
@@ -152,7 +154,7 @@ def _in_key_order(incoming: Links, outgoing: Links, keys: Mapping[str, Any]) -> 
                 del waiting[child]
                 heapq.heappush(ready, (keys[child], position[child], child))
     if waiting:
-        raise nx.NetworkXUnfeasible("the activities depend on each other in a cycle")
+        raise _unfeasible()
     return order
 
 
@@ -166,11 +168,26 @@ def _keys_increase(incoming: Links, keys: Mapping[str, Any]) -> bool:
     return True
 
 
+def _unfeasible() -> Exception:
+    """The error networkx raises for a graph with a cycle (imported here: only a cycle needs networkx)."""
+    import networkx as nx
+
+    return nx.NetworkXUnfeasible("the activities depend on each other in a cycle")
+
+
 def order_of(incoming: Links, outgoing: Links) -> list[str]:
     """A topological order (Kahn's algorithm, first in first out: linear, no heap); ``nx.NetworkXUnfeasible`` on a cycle.
 
     The passes need only some topological order: every result they give is the same in any.
     """
+    order = order_or_none(incoming, outgoing)
+    if order is None:
+        raise _unfeasible()
+    return order
+
+
+def order_or_none(incoming: Links, outgoing: Links) -> list[str] | None:
+    """:func:`order_of`, or None on a cycle (no exception: the caller names the cycle)."""
     waiting = {node: len(preds) for node, preds in incoming.items() if preds}
     order = [node for node, preds in incoming.items() if not preds]
     for node in order:  # the list grows while it is read: each node is appended once, when ready
@@ -181,9 +198,7 @@ def order_of(incoming: Links, outgoing: Links) -> list[str]:
             else:
                 del waiting[child]
                 order.append(child)
-    if waiting:
-        raise nx.NetworkXUnfeasible("the activities depend on each other in a cycle")
-    return order
+    return None if waiting else order
 
 
 def _rows(graph: nx.DiGraph[str], order: Sequence[str], incoming: Links) -> list[Row]:
@@ -242,11 +257,10 @@ def schedule(graph: nx.DiGraph[str], start: int, terminal: str | None = None, an
     """
     incoming, outgoing = links(graph)  # read from the graph once; every pass uses the lists
     order = order_of(incoming, outgoing)
-    return schedule_rows(graph, _rows(graph, order, incoming), start, terminal, anchors, order, incoming, outgoing)
+    return schedule_rows(_rows(graph, order, incoming), start, terminal, anchors, order, incoming, outgoing)
 
 
 def schedule_rows(
-    graph: nx.DiGraph[str],
     rows: Sequence[Row],
     start: int,
     terminal: str | None,
@@ -255,11 +269,7 @@ def schedule_rows(
     incoming: Links,
     outgoing: Links,
 ) -> Schedule:
-    """:func:`schedule` over the graph already read: its ``rows`` in the topological ``order``, its lists.
-
-    The graph itself is read only for a driving chain: without a terminal, or where no chain
-    from the as-of date reaches it.
-    """
+    """:func:`schedule` over a graph already read (or never made): its ``rows`` in the topological ``order``, its lists."""
     es, ef = _forward_rows(rows, start, {})
     end = max(ef.values(), default=start)
     ls: dict[str, int] = {}
@@ -278,13 +288,16 @@ def schedule_rows(
         lf[node] = latest
         ls[node] = latest - (finish - es[node])
     if terminal is None:
-        path = _least_slack_chain(graph, es, ef, ls)
+        path = _least_slack_chain(incoming, es, ef, ls)
     else:
         path = chain_from_start(rows, terminal, start, es, ef, ls, anchors)
-        if not path:
-            path = driving_chain(graph, terminal, es, ef, ls)
-        if len(path) < 2:  # the terminal waits for its own target: the least-slack way into it
-            path = driving_chain(graph, terminal, es, ef, ls, driving_only=False)
+        if len(path) < 2:  # no chain from the as-of date, or the terminal alone: read the driving chain back
+            complete = {row[0] for row in rows if row[6]}
+            happened = {row[0] for row in rows if row[1] is not None}
+            if not path:
+                path = _driving_chain(incoming, complete, happened, terminal, es, ef, ls, True)
+            if len(path) < 2:  # the terminal waits for its own target: the least-slack way into it
+                path = _driving_chain(incoming, complete, happened, terminal, es, ef, ls, False)
     return Schedule(es, ef, ls, lf, path, tuple(order), incoming, outgoing, tuple(rows))
 
 
@@ -354,42 +367,54 @@ def driving_chain(
     happened is its first element. With ``driving_only`` off, the least-slack predecessor is
     taken even where a target date, not the predecessor, sets the start.
     """
-    nodes, pred = graph.nodes, graph.pred
+    incoming, _ = links(graph)
+    data = graph.nodes(data=True)
+    done = {n for n, d in data if d.get("done")}
+    fixed = {n for n, d in data if d.get("fixed") is not None}
+    return _driving_chain(incoming, done, fixed, node, es, ef, ls, driving_only)
+
+
+def _driving_chain(
+    incoming: Links,
+    done: Collection[str],
+    fixed: Collection[str],
+    node: str,
+    es: Mapping[str, int],
+    ef: Mapping[str, int],
+    ls: Mapping[str, int],
+    driving_only: bool,
+) -> list[str]:
+    """:func:`driving_chain` over the predecessor lists (``done``: complete work; ``fixed``: dates that already happened)."""
     path = [node]
     seen = {node}
     while True:
         current = path[-1]
         driving = [
             p
-            for p, edge in pred[current].items()
-            if (not driving_only or ef[p] + int(edge.get("lag", 0)) == es[current]) and p not in seen and not nodes[p].get("done")
+            for p, lag in incoming[current]
+            if (not driving_only or ef[p] + lag == es[current]) and p not in seen and p not in done
         ]
         if not driving:
             break
         best = min(driving, key=lambda p: (ls[p] - es[p], p))
         path.append(best)
         seen.add(best)
-        if nodes[best].get("fixed") is not None:
+        if best in fixed:
             break  # a date that already happened starts the chain
     return list(reversed(path))
 
 
-def _least_slack_chain(graph: nx.DiGraph[str], es: Mapping[str, int], ef: Mapping[str, int], ls: Mapping[str, int]) -> list[str]:
+def _least_slack_chain(incoming: Links, es: Mapping[str, int], ef: Mapping[str, int], ls: Mapping[str, int]) -> list[str]:
     """Without a terminal: the chain of least-slack nodes that drives the latest of them."""
     if not es:
         return []
     least = min(ls[n] - es[n] for n in es)
     last = min((n for n in es if ls[n] - es[n] == least), key=lambda n: (-ef[n], n))
-    pred = graph.pred
     path = [last]
     seen = {last}
     while True:
         node = path[-1]
-        driving = [
-            p
-            for p, edge in pred[node].items()
-            if ef[p] + int(edge.get("lag", 0)) == es[node] and ls[p] - es[p] == least and p not in seen
-        ]
+        driving = [p for p, lag in incoming[node] if ef[p] + lag == es[node] and ls[p] - es[p] == least and p not in seen]
         if not driving:
             break
         path.append(min(driving))

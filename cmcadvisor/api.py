@@ -41,7 +41,7 @@ from cmcadvisor.models.result import (
     ToolInfo,
 )
 from cmcadvisor.models.rule import SEVERITY_RANK
-from cmcadvisor.outcomes import Outcomes, build_outcomes, matched_facts, rule_message
+from cmcadvisor.outcomes import Outcomes, build_outcomes, matched_facts, rule_message, scalar_fact_names
 from cmcadvisor.pathway_steps import date_next_steps
 from cmcadvisor.reference_eval import Truth, Verdict, classify
 from cmcadvisor.registry import RulePack, load_rulepack
@@ -184,27 +184,44 @@ def evaluate(program: ProgramFile, context: Context, options: Options = Options(
 
 def _audit(ev: Evaluated) -> Audit:
     by_id, facts = ev.pack.by_id, ev.facts
+    scalars, lists = facts.scalars, facts.lists
     encode = json.encoder.encode_basestring_ascii
-    fired: list[dict[str, object]] = []  # validated with the audit, in one call
     texts: dict[str, str] = {}  # "name=<JSON>" by fact name: within one program a name always has one value
+    scalar_facts = scalar_fact_names(ev.pack)
+
+    def text_of(name: str, value: object) -> str:
+        # the text json.dumps gives these types, without its set-up cost for each small value
+        if isinstance(value, str):
+            text = encode(value)
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int):
+            text = int.__repr__(value)
+        elif isinstance(value, list) and all(isinstance(entry, str) for entry in value):
+            text = "[" + ", ".join(map(encode, value)) + "]"
+        else:
+            text = json.dumps(value)
+        text = texts[name] = f"{name}={text}"
+        return text
+
+    fired: list[dict[str, object]] = []  # validated with the audit, in one call
     for seq, firing in enumerate(ev.run.firings, 1):
-        shown = []
-        for name, value in matched_facts(by_id[firing.rule], facts, firing.item).items():
-            text = texts.get(name)
-            if text is None:
-                # the text json.dumps gives these types, without its set-up cost for each small value
-                if isinstance(value, str):
-                    text = encode(value)
-                elif isinstance(value, bool):
-                    text = "true" if value else "false"
-                elif isinstance(value, int):
-                    text = int.__repr__(value)
-                elif isinstance(value, list) and all(isinstance(entry, str) for entry in value):
-                    text = "[" + ", ".join(map(encode, value)) + "]"
-                else:
-                    text = json.dumps(value)
-                text = texts[name] = f"{name}={text}"
-            shown.append(text)
+        names = scalar_facts.get(firing.rule)
+        if names is None:  # item facts (named by their index), or a rule not in the active pack: matched_facts
+            matched = matched_facts(by_id[firing.rule], facts, firing.item)
+            shown = [texts.get(name) or text_of(name, value) for name, value in matched.items()]
+        else:  # what matched_facts gives (the present facts, in order), each text made once per program
+            shown = []
+            for name in names:
+                text = texts.get(name)
+                if text is None:
+                    if name in scalars:
+                        text = text_of(name, scalars[name])
+                    elif name in lists:
+                        text = text_of(name, list(lists[name]))
+                    else:
+                        continue
+                shown.append(text)
         fired.append({"seq": seq, "rule": firing.rule, "version": firing.version, "facts": shown, "item": firing.item})
     fired_ids = ev.fired
     not_fired: list[str] = []

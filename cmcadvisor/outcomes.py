@@ -162,28 +162,29 @@ def rule_message(
     vocab: DisplayFile | None = None,
 ) -> str:
     """A rule's message filled for one program, with the ``then.notes`` its facts do not rule out."""
-    return _rule_message(rule, facts, item, collection, vocab)
+    then = rule.spec.then
+    notes = tuple((note.applies_when, _template(note.text)) for note in then.notes)
+    return _message(_template(then.message), notes, facts, item, collection, vocab)
 
 
-def _rule_message(
-    rule: LoadedRule,
+def _message(
+    message: _Template,
+    notes: tuple[tuple[Condition | None, _Template], ...],
     facts: FactSet,
     item: Item | None,
     collection: str | None,
     vocab: DisplayFile | None,
     filled: dict[tuple[object, ...], str] | None = None,
 ) -> str:
-    """:func:`rule_message`, with the texts already filled for this vocabulary (see :func:`_fill`)."""
-    then = rule.spec.then
-    text = _fill(_template(then.message), facts, item, collection, vocab, filled)
-    if not then.notes:
+    """:func:`rule_message` of a rule's parsed message and notes (each with its ``applies_when``).
+
+    ``filled`` keeps the texts already filled for this vocabulary (see :func:`_fill`).
+    """
+    text = _fill(message, facts, item, collection, vocab, filled)
+    if not notes:
         return text
-    notes = [
-        _fill(_template(n.text), facts, item, collection, vocab, filled)
-        for n in then.notes
-        if not ruled_out(n.applies_when, facts)
-    ]
-    return " ".join([text, *notes]) if notes else text
+    kept = [_fill(note, facts, item, collection, vocab, filled) for when, note in notes if not ruled_out(when, facts)]
+    return " ".join([text, *kept]) if kept else text
 
 
 @functools.lru_cache(maxsize=4096)  # keyed on a rule's tested fact names; one entry per rule shape
@@ -193,10 +194,39 @@ def _fact_plan(names: tuple[str, ...]) -> tuple[tuple[tuple[str, str | None], ..
     return plan, any(field_name is not None for _, field_name in plan)
 
 
+_SCALAR_FACTS: dict[str, dict[str, tuple[str, ...] | None]] = {}
+
+
+def scalar_fact_names(pack: RulePack) -> dict[str, tuple[str, ...] | None]:
+    """By rule id, the facts the rule tests when none is an item fact, else None (built once per pack).
+
+    For such a rule :func:`matched_facts` gives the present ones among these names, in this order.
+    """
+    found = _SCALAR_FACTS.get(pack.sha256)
+    if found is None:
+        found = {}
+        for rule in pack.active:
+            names = rule.compiled.shape.facts
+            found[rule.id] = None if _fact_plan(names)[1] else names
+        remember(_SCALAR_FACTS, pack.sha256, found, 8)  # a few packs per process at most
+    return found
+
+
 def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> dict[str, Value | list[str]]:
     """The present facts a rule tests, with item facts named by their index."""
     shape = rule.compiled.shape
     plan, has_items = _fact_plan(shape.facts)
+    return _matched(plan, has_items, shape.collection, facts, item_index)
+
+
+def _matched(
+    plan: tuple[tuple[str, str | None], ...],
+    has_items: bool,
+    collection: str | None,
+    facts: FactSet,
+    item_index: int | None,
+) -> dict[str, Value | list[str]]:
+    """:func:`matched_facts` of a rule's :func:`_fact_plan` and collection."""
     scalars, lists = facts.scalars, facts.lists  # FactSet.get, inlined: their names never overlap
     out: dict[str, Value | list[str]] = {}
     if not has_items:  # most rules: shape.facts is sorted, so the names come out in order
@@ -207,7 +237,7 @@ def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> d
             elif name in lists:
                 out[name] = list(lists[name])
         return out
-    items = facts.collections.get(shape.collection, ()) if shape.collection else ()
+    items = facts.collections.get(collection, ()) if collection else ()
     item = items[item_index] if item_index is not None and item_index < len(items) else None
     for name, field_name in plan:
         if field_name is not None:
@@ -297,8 +327,15 @@ class _Static:
     """
 
     rule: LoadedRule
+    # the spec's fields a finding shows, read here once rather than off the spec for every firing
+    id: str
+    kind: str
+    severity: str
     rank: int  # SEVERITY_RANK of the rule's severity: findings sort by it first
+    confidence: str
+    unsettled: str | None
     collection: str | None
+    fact_plan: tuple[tuple[tuple[str, str | None], ...], bool]  # _fact_plan of the facts it tests
     title: _Template
     message: _Template
     notes: tuple[tuple[Condition | None, _Template], ...]  # then.notes, each with its applies_when
@@ -312,10 +349,72 @@ class _Static:
 
 
 @dataclass(frozen=True)
+class _PathwayRule:
+    """What a pathway rule brings to its pathway's row, read off the rule once per pack."""
+
+    id: str
+    message: _Template  # the rationale, with the notes below
+    notes: tuple[tuple[Condition | None, _Template], ...]  # then.notes, each with its applies_when
+    status: str  # then.pathway.status
+    rank: int  # the status's place in PATHWAY_PRECEDENCE: the lowest among the fired rules decides
+    next_step: str | None
+    citations: tuple[str, ...]
+    unsettled: str | None
+    title: str
+
+
+@dataclass(frozen=True)
+class _Pathway:
+    """One pathway of the contract with its active rules (pack) and its name and citations (knowledge base)."""
+
+    id: str
+    region: str
+    name: str
+    rules: tuple[_PathwayRule, ...]
+    citations: tuple[str, ...]  # the knowledge base's own, shown while it cannot be decided
+
+
+def _pathways(pack: RulePack, kb: KnowledgeBase) -> tuple[_Pathway, ...]:
+    """Every pathway of the contract with what its rows are decided from (built once per pack and knowledge base)."""
+    found = []
+    for pathway_id in PATHWAY_IDS:
+        rules = []
+        for rule in pack.pathway_rules.get(pathway_id, ()):
+            outcome = rule.spec.then.pathway
+            if outcome is None:  # never: pathway_rules holds only rules that set a pathway
+                continue
+            rules.append(
+                _PathwayRule(
+                    id=rule.id,
+                    message=_template(rule.spec.then.message),
+                    notes=tuple((note.applies_when, _template(note.text)) for note in rule.spec.then.notes),
+                    status=outcome.status,
+                    rank=PATHWAY_PRECEDENCE.index(outcome.status),
+                    next_step=outcome.next_step,
+                    citations=tuple(rule.spec.citations),
+                    unsettled=rule.spec.unsettled,
+                    title=rule.spec.title,
+                )
+            )
+        known = kb.pathways.get(pathway_id)
+        found.append(
+            _Pathway(
+                id=pathway_id,
+                region=pathway_id.split(".", 1)[0],
+                name=known.name if known else pathway_id,
+                rules=tuple(rules),
+                citations=tuple(known.citations) if known else (),
+            )
+        )
+    return tuple(found)
+
+
+@dataclass(frozen=True)
 class _PackFindings:
-    """What findings reuse from program to program, for one rule pack and knowledge base."""
+    """What findings and pathway rows reuse from program to program, for one rule pack and knowledge base."""
 
     statics: dict[str, _Static]  # per finding rule, in the pack's order
+    pathways: tuple[_Pathway, ...]  # per pathway of the contract, in PATHWAY_IDS order
     # An undetermined rule's finding depends only on the rule and its missing facts, which repeat
     # from program to program: validated ones are kept (a bounded number), numbered F-0000.
     undetermined: dict[tuple[str, frozenset[str]], dict[str, Any]] = field(default_factory=dict)
@@ -328,7 +427,7 @@ _UNDETERMINED_KEPT = 2048  # a few MB at most: memory never grows with the numbe
 
 
 def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
-    """The reusable parts of findings for a pack and knowledge base (built once per pair)."""
+    """The reusable parts of findings and pathway rows for a pack and knowledge base (built once per pair)."""
     key = (pack.sha256, kb.sha256)
     found = _PACKS.get(key)
     if found is None:
@@ -340,8 +439,14 @@ def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
             then = spec.then
             statics[spec.id] = _Static(
                 rule=rule,
+                id=spec.id,
+                kind=spec.kind,
+                severity=spec.severity,
                 rank=SEVERITY_RANK[spec.severity],
+                confidence=spec.confidence,
+                unsettled=spec.unsettled,
                 collection=rule.compiled.shape.collection,
+                fact_plan=_fact_plan(rule.compiled.shape.facts),
                 title=_template(then.title or spec.title),
                 message=_template(then.message),
                 notes=tuple((note.applies_when, _template(note.text)) for note in then.notes),
@@ -353,7 +458,7 @@ def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
                 before=list(then.before),
                 undetermined_title=f"Not yet decidable: {spec.title}",
             )
-        found = remember(_PACKS, key, _PackFindings(statics), 8)  # a few packs per process at most
+        found = remember(_PACKS, key, _PackFindings(statics, _pathways(pack, kb)), 8)  # a few packs per process at most
     return found
 
 
@@ -418,15 +523,14 @@ def build_findings(
         if static is None or (firing.rule, firing.item) in seen:
             continue
         seen.add((firing.rule, firing.item))
-        rule = static.rule
-        spec = rule.spec
+        rule_id = static.id
         collection = static.collection
         item = facts.collections[collection][firing.item] if collection and firing.item is not None else None
         status = "open"
         waiver_ref = None
-        if spec.id in waivers:
-            waiver, honoured, reason = waivers[spec.id]
-            used.add(spec.id)
+        if rule_id in waivers:
+            waiver, honoured, reason = waivers[rule_id]
+            used.add(rule_id)
             status = "waived" if honoured else "open"
             waiver_ref = WaiverRef(
                 approved_by=waiver.approved_by,
@@ -436,29 +540,23 @@ def build_findings(
                 honoured=honoured,
                 reason=reason,
             )
-        detail = _fill(static.message, facts, item, collection, vocab, filled)
-        if static.notes:
-            notes = [
-                _fill(text, facts, item, collection, vocab, filled) for when, text in static.notes if not ruled_out(when, facts)
-            ]
-            if notes:
-                detail = " ".join([detail, *notes])
+        detail = _message(static.message, static.notes, facts, item, collection, vocab, filled)
         drafts.append(
             (
-                (static.rank, spec.id, -1 if firing.item is None else firing.item),
+                (static.rank, rule_id, -1 if firing.item is None else firing.item),
                 {
-                    "rule": spec.id,
-                    "kind": spec.kind,
-                    "severity": spec.severity,
+                    "rule": rule_id,
+                    "kind": static.kind,
+                    "severity": static.severity,
                     "title": _fill(static.title, facts, item, collection, vocab, filled) + _item_label(item),
                     "detail": detail,
                     "topics": static.topics,
                     "due": static.due,
                     "status": status,
                     "citations": _kept_refs(static, excluded),
-                    "facts": matched_facts(rule, facts, firing.item),
-                    "confidence": spec.confidence,
-                    "unsettled": spec.unsettled,
+                    "facts": _matched(*static.fact_plan, collection, facts, firing.item),
+                    "confidence": static.confidence,
+                    "unsettled": static.unsettled,
                     "requires": static.requires,
                     "before": static.before,
                     "waiver": waiver_ref,
@@ -508,31 +606,27 @@ def build_pathways(
     """
     regions = set(facts.lists.get("program.regions", ())) | {"us"}
     fired_ids = {f.rule for f in firings}
-    filled = _pack_findings(pack, kb).filled
+    plan = _pack_findings(pack, kb)
+    filled = plan.filled
     results: list[dict[str, Any]] = []  # validated together at the end
-    for pathway_id in PATHWAY_IDS:
-        if pathway_id.split(".", 1)[0] not in regions:
+    for pathway in plan.pathways:
+        if pathway.region not in regions:
             continue
-        rules = list(pack.pathway_rules.get(pathway_id, ()))
-        name = kb.pathways[pathway_id].name if pathway_id in kb.pathways else pathway_id
+        rules = pathway.rules
         decided = [r for r in rules if r.id in fired_ids]
         if decided:
-            best = min(PATHWAY_PRECEDENCE.index(r.spec.then.pathway.status) for r in decided if r.spec.then.pathway)
-            status = PATHWAY_PRECEDENCE[best]
-            chosen = [r for r in decided if r.spec.then.pathway and r.spec.then.pathway.status == status]
+            status = PATHWAY_PRECEDENCE[min(r.rank for r in decided)]
+            chosen = [r for r in decided if r.status == status]
             results.append(
                 {
-                    "id": pathway_id,
-                    "name": name,
+                    "id": pathway.id,
+                    "name": pathway.name,
                     "status": status,
-                    "rationale": " ".join(_rule_message(r, facts, None, None, kb.display, filled) for r in chosen),
+                    "rationale": " ".join(_message(r.message, r.notes, facts, None, None, kb.display, filled) for r in chosen),
                     "rules": [r.id for r in chosen],
-                    "citations": sorted({c for r in chosen for c in r.spec.citations} - set(excluded)),
-                    "next_step": next(
-                        (r.spec.then.pathway.next_step for r in chosen if r.spec.then.pathway and r.spec.then.pathway.next_step),
-                        None,
-                    ),
-                    "unsettled": [r.spec.unsettled for r in chosen if r.spec.unsettled],
+                    "citations": sorted({c for r in chosen for c in r.citations}.difference(excluded)),
+                    "next_step": next((r.next_step for r in chosen if r.next_step), None),
+                    "unsettled": [r.unsettled for r in chosen if r.unsettled],
                 }
             )
             continue
@@ -541,13 +635,13 @@ def build_pathways(
         if unknown:
             rationale = (
                 "Cannot decide yet: "
-                + "; ".join(r.spec.title for r in unknown)
+                + "; ".join(r.title for r in unknown)
                 + ". Missing facts: "
                 + ", ".join(dict.fromkeys(display.fact_label(m, kb.display) for m in missing))
                 + "."
             )
         elif rules:
-            checked = "; ".join(r.spec.title for r in rules)
+            checked = "; ".join(r.title for r in rules)
             rationale = (
                 "The facts given neither meet nor rule out the criteria cmcadvisor checks for this pathway, "
                 f"so it cannot decide: {checked}. Judge eligibility against the cited sources."
@@ -556,17 +650,13 @@ def build_pathways(
             rationale = "cmcadvisor has no rules for this pathway yet; assess it with the cited sources."
         results.append(
             {
-                "id": pathway_id,
-                "name": name,
+                "id": pathway.id,
+                "name": pathway.name,
                 "status": "undetermined",
                 "rationale": rationale,
                 "rules": [r.id for r in (unknown or rules)],
-                "citations": _kept(
-                    sorted({c for r in unknown for c in r.spec.citations})
-                    or (list(kb.pathways[pathway_id].citations) if pathway_id in kb.pathways else []),
-                    excluded,
-                ),
-                "next_step": _undetermined_step(kb, pathway_id, missing),
+                "citations": _kept(sorted({c for r in unknown for c in r.citations}) or list(pathway.citations), excluded),
+                "next_step": _undetermined_step(kb, pathway.id, missing),
                 "missing_facts": missing,
             }
         )

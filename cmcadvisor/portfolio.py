@@ -148,6 +148,7 @@ class Tally:
         for outcome in outcomes:
             self.add(outcome)
             yield outcome
+            del outcome  # not kept while the next program is assessed: see run()
 
 
 _WORKER: dict[str, Any] = {}
@@ -203,6 +204,11 @@ def run(
                 if progress:
                     progress(1)
                 yield outcome
+                # Dropped before the next program is assessed, here and by every stage that passes
+                # outcomes on. With a program's bytes (a JSON entry is about 300 KB) still held, the
+                # C allocator tends to grow its heap for the next program's engine state and give it
+                # back after, faulting about a megabyte of fresh pages in for every program.
+                del outcome
         return
     if keep_results:
         raise ValueError("keep_results needs jobs=1: results are rendered in the workers and not sent back")

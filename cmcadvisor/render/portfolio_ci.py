@@ -108,3 +108,4 @@ class FindingCount:
             for sev, n in found.items():
                 self.counts[sev] = self.counts.get(sev, 0) + (n or 0)
             yield outcome
+            del outcome, found  # not kept while the next program is assessed (see portfolio.run)

@@ -29,7 +29,7 @@ FORMATS = ("table", "json", "jsonl", "csv", "html")
 STREAMED = frozenset({"json", "jsonl", "csv"})  # formats written program by program
 _NEEDS_RESULT = frozenset({"json", "jsonl"})  # formats made from the full result, in the worker
 _CSV_HEADER = ["file", "ok", "program", "name", *SEVERITIES, "make_or_buy", "late", "pathways", "errors"]
-_JSON_INDENT = b"    "  # an entry of "programs" in the document sits two levels deep
+_JSON_OPEN, _JSON_CLOSE = b'{\n  "programs": [\n', b"\n  ]\n}"  # around an entry of "programs", two levels deep
 
 
 def _pathways(summary: Mapping[str, object]) -> str:
@@ -64,7 +64,11 @@ def _entry(outcome: ProgramOutcome) -> dict[str, Any]:
 
 def json_entry(outcome: ProgramOutcome) -> bytes:
     """One program as an entry of the JSON document's ``programs`` list (indented to sit there)."""
-    return _JSON_INDENT + pydantic_core.to_json(_entry(outcome), indent=2).replace(b"\n", b"\n" + _JSON_INDENT)
+    # Serialised where it sits, inside {"programs": [...]}, then cut out: the serializer indents
+    # every line itself, with no second pass over the (large) bytes to shift each line.
+    nested = pydantic_core.to_json({"programs": [_entry(outcome)]}, indent=2)
+    assert nested.startswith(_JSON_OPEN) and nested.endswith(_JSON_CLOSE)
+    return nested[len(_JSON_OPEN) : -len(_JSON_CLOSE)]
 
 
 def jsonl_line(outcome: ProgramOutcome) -> bytes:
@@ -204,6 +208,8 @@ def write_streams(outcomes: Iterable[ProgramOutcome], sinks: Sequence[tuple[Port
             piece = stream.add(outcome)
             if piece:
                 write(piece)
+            del piece
+        del outcome  # neither is kept while the next program is assessed (see portfolio.run)
     for stream, write in sinks:
         for piece in stream.tail_pieces(tally):
             write(piece)

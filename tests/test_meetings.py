@@ -18,6 +18,7 @@ The worked dates below were counted by hand from table 3.2 of the regulatory fac
 from __future__ import annotations
 
 import datetime
+import html
 import html.parser
 import io
 import json
@@ -46,6 +47,7 @@ from cmcadvisor.meetings import (
     recommend_meetings,
     suggest_types,
 )
+from cmcadvisor.meetings.brief import meeting_label
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult, ProgramRef
 from cmcadvisor.models.rule import SEVERITY_RANK, TOPICS
@@ -825,6 +827,70 @@ def test_agency_briefs_render_in_every_format(kn: MeetingKnowledge, type_id: str
     assert f"Part 1: {brief.request_title}" in text and f"Part 2: {brief.package_title}" in text
     assert "When to ask" in text and "PDUFA" not in text
     assert TRACE_HEADING not in text
+
+
+# What a reader sees the meeting called, in the title, the DRAFT line, the outline and the DOCX
+# properties: the category is left out when the name says it, follows a comma when it has
+# parentheses of its own (never nested), and goes in parentheses otherwise.
+LABELS = {
+    "interact": "INTERACT meeting",
+    "pre_ind": "Pre-IND meeting (Type B)",
+    "type_a": "Type A meeting",
+    "eop1": "End-of-phase 1 meeting, Type B (EOP)",
+    "eop2": "End-of-phase 2 meeting, Type B (EOP)",
+    "pre_bla": "Pre-BLA meeting (Type B)",
+    "type_c": "Type C meeting",
+    "type_d": "Type D meeting",
+    "ema_scientific_advice": "EMA scientific advice (CHMP, with the CAT for advanced therapies)",
+    "ema_prime_kickoff": "PRIME kick-off meeting (EMA priority medicines scheme)",
+    "pmda_rs_strategy": "PMDA consultation on quality and safety (Regulatory Science strategy consultation)",
+    "pmda_clinical_trial": "PMDA clinical trial consultation (face-to-face consultation, fee-based)",
+    "pmda_prior_assessment": "PMDA prior assessment consultation (pre-application consultation, fee-based)",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "category", "label"),
+    [
+        ("Type A meeting", "Type A", "Type A meeting"),  # the name says it
+        ("Interact meeting", "INTERACT", "Interact meeting"),  # whatever the case
+        ("End-of-phase 2 meeting", "Type B (EOP)", "End-of-phase 2 meeting, Type B (EOP)"),  # no nested parentheses
+        ("Pre-IND meeting", "Type B", "Pre-IND meeting (Type B)"),
+        ("EMA scientific advice", "CHMP, with the CAT", "EMA scientific advice (CHMP, with the CAT)"),
+    ],
+)
+def test_meeting_label_says_the_category_only_where_it_adds_something(name: str, category: str, label: str) -> None:
+    assert meeting_label(name, category) == label
+
+
+def test_every_meeting_type_has_a_pinned_label(kn: MeetingKnowledge) -> None:
+    assert set(LABELS) == set(kn.types)
+
+
+@pytest.mark.parametrize("type_id", sorted(LABELS))
+def test_briefs_name_the_meeting_by_its_label(kn: MeetingKnowledge, type_id: str) -> None:
+    import docx
+
+    mtype = kn.types[type_id]
+    label = LABELS[type_id]
+    assert meeting_label(mtype.name, mtype.fda_category) == label
+    assert not re.search(r"\([^()]*\(", label)  # parentheses never nest
+    result, program = assessed(AAV)  # regions us, eu, jp: every agency's types
+    brief = build_brief(result, program, plan_meeting(result, program, type_id, None, kn), kn)
+    assert brief.meeting_label == label and brief.title == f"{label}: {result.program.name}"
+    assert next(i for i in brief.request if i.id == "meeting_type").lines[0].startswith(f"{label}. ")
+    markdown = brief_markdown(brief)
+    assert markdown.startswith(f"# {label}: ") and f"Meeting: {label}. Fit: " in markdown
+    page = brief_html(brief)
+    assert f"<h1>{html.escape(label)}: " in page and f"Meeting: {html.escape(label)}. Fit: " in page
+    document = docx.Document(io.BytesIO(brief_docx(brief)))
+    assert document.paragraphs[0].text == brief.title
+    assert document.paragraphs[1].text.startswith(f"DRAFT  Program {brief.program.id}, as of ")
+    assert f"Meeting: {label}. Fit: " in document.paragraphs[1].text
+    assert document.core_properties.subject == f"{label}: meeting request and briefing package outline"
+    for text in (markdown, page, "\n".join(p.text for p in document.paragraphs)):
+        assert f"{mtype.name} ({mtype.fda_category})" not in text or label == f"{mtype.name} ({mtype.fda_category})"
+    assert json.loads(brief_json(brief))["fda_category"] == mtype.fda_category  # the contract keeps the category as it is
 
 
 # ---------------------------------------------------------------- policy as data (issue 14)

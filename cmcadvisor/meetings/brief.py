@@ -27,6 +27,20 @@ from cmcadvisor.outcomes import citation_ref
 from cmcadvisor.reference_eval import Truth, evaluate_node
 
 
+def meeting_label(name: str, category: str) -> str:
+    """The meeting as a reader should see it named: its name, with the agency's category only where that adds something.
+
+    A category the name already says is left out ("Type A meeting", not "Type A meeting (Type A)");
+    a category with parentheses of its own follows a comma, so parentheses never nest
+    ("End-of-phase 2 meeting, Type B (EOP)"); any other goes in parentheses ("Pre-IND meeting (Type B)").
+    """
+    if category.casefold() in name.casefold():
+        return name
+    if "(" in category or ")" in category:
+        return f"{name}, {category}"
+    return f"{name} ({category})"
+
+
 def _focus(question: MeetingQuestion, mtype: MeetingType, kn: MeetingKnowledge) -> str:
     """The topic a question is about, as words (its first topic the meeting type covers)."""
     topic = next((t for t in question.topics if t in mtype.topics), question.topics[0] if question.topics else "")
@@ -57,7 +71,7 @@ def _block(name: str, d: _Draft) -> list[str]:
     """A part of the outline drafted from the meeting itself (its words stay here: they depend on the meeting)."""
     meeting, agency = d.meeting, d.agency
     if name == "meeting_type":
-        return [f"{meeting.name} ({meeting.fda_category}). {meeting.purpose}", *meeting.fit_reasons]
+        return [f"{meeting_label(meeting.name, meeting.fda_category)}. {meeting.purpose}", *meeting.fit_reasons]
     if name == "feedback":
         # Topics carry commas of their own ("empty, partial and full capsids"): semicolons keep them apart.
         focus = list(d.focus)
@@ -265,13 +279,15 @@ def build_brief(result: AssessmentResult, program: ProgramFile, meeting: Meeting
                 citations=list(settings.cdrp.citations),
             )
         )
+    label = meeting_label(meeting.name, meeting.fda_category)
     return Brief(
+        meeting_label=label,
         fit_label=FIT_LABELS[meeting.fit],
         as_of_text=display.human_date(result.as_of),
         sponsor=program.program.sponsor,
         question_sources={q.number: [numbers[c] for c in q.citations if c in numbers] for q in meeting.questions},
         trace=trace,
-        title=f"{meeting.name} ({meeting.fda_category}): {result.program.name}",
+        title=f"{label}: {result.program.name}",
         program=result.program,
         as_of=result.as_of,
         tool_version=result.tool.version,

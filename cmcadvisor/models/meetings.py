@@ -389,6 +389,7 @@ class Brief(_BriefModel):
     """
 
     title: str
+    meeting_label: str  # the meeting's name, with its category where that adds something (meetings.brief.meeting_label)
     program: ProgramRef
     as_of: str
     tool_version: str

@@ -106,7 +106,7 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
     props = doc.core_properties
     # Word's core properties hold at most 255 characters; names and sponsors may be longer.
     props.title = _core_text(brief.title)
-    props.subject = _core_text(f"{m.name} ({m.fda_category}): meeting request and briefing package outline")
+    props.subject = _core_text(f"{brief.meeting_label}: meeting request and briefing package outline")
     props.author = _core_text(brief.sponsor or brief.program.name)
     props.last_modified_by = "cmcadvisor"
     props.keywords = _core_text(f"{brief.program.id}; {m.name}; {brief.agency_short} meeting; draft")
@@ -166,7 +166,7 @@ def brief_docx(brief: Brief, *, trace: bool = True) -> bytes:
     mark = draft.add_run("DRAFT")
     mark.bold = True
     mark.font.color.rgb = RGBColor(0xA3, 0x15, 0x15)
-    draft.add_run(f"  Program {brief.program.id}, as of {brief.as_of_text}. Meeting: {m.name} ({m.fda_category}).")
+    draft.add_run(f"  Program {brief.program.id}, as of {brief.as_of_text}. Meeting: {brief.meeting_label}.")
     draft.add_run(f" Fit: {brief.fit_label}.")
     note = paragraph()
     note.add_run(brief.disclaimer).italic = True

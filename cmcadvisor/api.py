@@ -291,7 +291,9 @@ def result_of(ev: Evaluated) -> AssessmentResult:
         f.severity for f in outcomes.findings if f.status == "open" and f.kind != "undetermined"
     )
     # Meetings are planned from the findings (not from the finished result): the next steps are dated from them.
-    meetings = meetings_for(outcomes.findings, ev.program, ev.as_of, ev.context.meeting_types, ev.facts)
+    meetings = meetings_for(
+        outcomes.findings, ev.program, ev.as_of, ev.context.meeting_types, ev.facts, gates=ev.context.pack.region_gates
+    )
     return AssessmentResult(
         tool=ToolInfo(version=__version__),
         program=ProgramRef(id=ev.program.program.id, name=ev.program.program.name),

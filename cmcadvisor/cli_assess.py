@@ -219,7 +219,7 @@ def brief(
 
     with user_errors(ctx.find_root().params["debug"]):
         result, loaded, _, context = cliutil.assess_program(ctx, program, cliutil.make_options(ctx, as_of, overrides))
-        meeting = plan_meeting(result, loaded, meeting_type, desired, context.meeting_types)
+        meeting = plan_meeting(result, loaded, meeting_type, desired, context.meeting_types, gates=context.pack.region_gates)
         draft = build_brief(result, loaded, meeting, context.meeting_types)
         templates = str(templates_dir) if templates_dir else None
 

@@ -143,6 +143,21 @@ def shape_of(condition: Condition) -> RuleShape:
     )
 
 
+def required_members(condition: Condition, fact: str) -> frozenset[str]:
+    """The values the list fact ``fact`` must contain for the rule to hold at all.
+
+    Only tests every firing needs count: a lone ``contains`` test of ``fact``, or one among the
+    children of the top-level ``all``. A test under ``any`` or ``not`` restricts nothing.
+    """
+    node = to_nnf(condition)
+    top = node.children if isinstance(node, And) else (node,)
+    return frozenset(
+        str(lit.value)
+        for lit in top
+        if isinstance(lit, Lit) and lit.fact == fact and lit.op == "contains" and isinstance(lit.value, str)
+    )
+
+
 def misplaced_derived(condition: Condition) -> list[str]:
     """Derived literals that are not plain ``eq true`` tests at the top level (lint)."""
     node = to_nnf(condition)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cmcadvisor import __version__, cache
-from cmcadvisor.conditions import CompiledRule, literals, shape_of
+from cmcadvisor.conditions import CompiledRule, literals, required_members, shape_of
 from cmcadvisor.errors import ErrorItem, RuleFileError, UserInputError
 from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
 from cmcadvisor.models.rule import RuleSpec
@@ -65,6 +65,17 @@ class RulePack:
             if rule.spec.then.pathway is not None:
                 found.setdefault(rule.spec.then.pathway.id, []).append(rule)
         return {key: tuple(value) for key, value in found.items()}
+
+    @functools.cached_property
+    def region_gates(self) -> dict[str, frozenset[str]]:
+        """Active rules that hold only for programs aimed at certain regions, by id: those regions.
+
+        A rule whose condition requires ``program.regions`` to contain ``eu`` speaks of the EU
+        (its finding is no question for FDA or PMDA); a rule with no such test speaks of none in
+        particular and is left out.
+        """
+        found = {rule.id: required_members(rule.spec.when, "program.regions") for rule in self.active}
+        return {rule_id: regions for rule_id, regions in found.items() if regions}
 
     @functools.cached_property
     def derivers(self) -> dict[str, tuple[str, ...]]:

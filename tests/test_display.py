@@ -273,7 +273,7 @@ def _outputs(result: api.AssessmentResult, program: object, context: api.Context
     out["risks.markdown"] = _reader_part(str(render_risks(result, "markdown")))
     out["risks.html"] = _reader_part(_html_text(str(render_risks(result, "html"))))
     out["risks.table"] = str(render_risks(result, "table", width=200))
-    meeting = plan_meeting(result, program, "eop2", None, context.meeting_types)  # type: ignore[arg-type]
+    meeting = plan_meeting(result, program, "eop2", None, context.meeting_types, gates=context.pack.region_gates)  # type: ignore[arg-type]
     brief = build_brief(result, program, meeting, context.meeting_types)  # type: ignore[arg-type]
     data = render_brief(brief, "docx")
     assert isinstance(data, bytes)

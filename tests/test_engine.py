@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from programgen import AS_OF, random_program
 
 from cmcadvisor import api
-from cmcadvisor.conditions import CompiledRule, Lit, Node, shape_of
+from cmcadvisor.conditions import CompiledRule, Lit, Node, required_members, shape_of
 from cmcadvisor.engine import (
     EXACT,
     RULES_PER_RULESET,
@@ -29,7 +29,7 @@ from cmcadvisor.engine import (
 )
 from cmcadvisor.errors import EngineError
 from cmcadvisor.facts import FactSet, derive_facts, vocabulary
-from cmcadvisor.models.rule import AllOf, AnyOf, Leaf
+from cmcadvisor.models.rule import AllOf, AnyOf, Leaf, NotOf
 from cmcadvisor.reference_eval import Truth, classify, evaluate_rule
 
 DURABLE = get_engine("durable")
@@ -592,3 +592,17 @@ def test_bounded_memos_stay_bounded_and_forget_what_is_freed() -> None:
     del others
     gc.collect()
     assert len(derived._entries) <= 2
+
+
+def test_required_members_are_the_contains_tests_every_firing_needs() -> None:
+    eu = Leaf(fact="program.regions", op="contains", value="eu")
+    stage = Leaf(fact="clinical.stage", op="eq", value="phase1")
+    assert required_members(eu, "program.regions") == {"eu"}
+    assert required_members(AllOf(all=[stage, eu]), "program.regions") == {"eu"}
+    assert required_members(AllOf(all=[eu, Leaf(fact="program.regions", op="contains", value="us")]), "program.regions") == {
+        "eu",
+        "us",
+    }
+    assert required_members(AnyOf(any=[eu, stage]), "program.regions") == frozenset()  # either will do: no gate
+    assert required_members(NotOf(**{"not": eu}), "program.regions") == frozenset()  # "not in the EU" is no EU rule
+    assert required_members(stage, "program.regions") == frozenset()

@@ -48,14 +48,18 @@ from cmcadvisor.meetings import (
     suggest_types,
 )
 from cmcadvisor.meetings.brief import meeting_label
+from cmcadvisor.meetings.words import in_agency_terms
+from cmcadvisor.models.meetings import Term
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult, ProgramRef
 from cmcadvisor.models.rule import SEVERITY_RANK, TOPICS
+from cmcadvisor.registry import load_rulepack
 from cmcadvisor.render.brief_formats import brief_docx, brief_html, brief_json, brief_markdown, render_brief
 from cmcadvisor.validation import load_program
 
 AS_OF = datetime.date(2026, 11, 25)
 MEETING_DAY = datetime.date(2027, 6, 1)
+GATES = load_rulepack().region_gates  # rules that speak of certain regions only
 CAR_T = ROOT / "examples" / "car-t-autologous.yaml"
 AAV = ROOT / "examples" / "aav-in-vivo.yaml"
 NK = ROOT / "examples" / "allogeneic-nk.yaml"
@@ -111,7 +115,7 @@ def assessed(path: Path) -> tuple[AssessmentResult, ProgramFile]:
 @pytest.fixture(scope="module")
 def car_t_brief(kn: MeetingKnowledge) -> Brief:
     result, program = assessed(CAR_T)
-    return build_brief(result, program, plan_meeting(result, program, "eop2", None, kn), kn)
+    return build_brief(result, program, plan_meeting(result, program, "eop2", None, kn, gates=GATES), kn)
 
 
 def with_milestones(program: ProgramFile, **changes: object) -> ProgramFile:
@@ -132,7 +136,7 @@ def with_clinical(program: ProgramFile, **changes: object) -> ProgramFile:
 def test_worked_dates_from_a_requested_date(kn: MeetingKnowledge, type_id: str) -> None:
     result, program = assessed(CAR_T)
     category, request_due, package_due = WORKED[type_id]
-    meeting = plan_meeting(result, program, type_id, MEETING_DAY, kn)
+    meeting = plan_meeting(result, program, type_id, MEETING_DAY, kn, gates=GATES)
     assert meeting.type == type_id
     assert meeting.fda_category == category
     assert meeting.recommended_date == "2027-06-01"
@@ -145,7 +149,7 @@ def test_worked_dates_from_a_requested_date(kn: MeetingKnowledge, type_id: str) 
 @pytest.mark.parametrize("type_id", sorted(WORKED))
 def test_brief_json_gives_the_worked_dates(kn: MeetingKnowledge, type_id: str) -> None:
     result, program = assessed(CAR_T)
-    brief = build_brief(result, program, plan_meeting(result, program, type_id, MEETING_DAY, kn), kn)
+    brief = build_brief(result, program, plan_meeting(result, program, type_id, MEETING_DAY, kn, gates=GATES), kn)
     data = json.loads(brief_json(brief))
     _, request_due, package_due = WORKED[type_id]
     assert data["type"] == type_id
@@ -162,29 +166,29 @@ def test_brief_json_gives_the_worked_dates(kn: MeetingKnowledge, type_id: str) -
 def test_package_with_the_request_equals_request_due(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
     for type_id in ("interact", "type_a", "type_d"):
-        meeting = plan_meeting(result, program, type_id, datetime.date(2027, 9, 14), kn)
+        meeting = plan_meeting(result, program, type_id, datetime.date(2027, 9, 14), kn, gates=GATES)
         assert meeting.package_due == meeting.request_due
 
 
 def test_open_conflicts_are_stated_as_assumptions(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    type_c = plan_meeting(result, program, "type_c", MEETING_DAY, kn)
+    type_c = plan_meeting(result, program, "type_c", MEETING_DAY, kn, gates=GATES)
     # Stated in words, without the fact sheet's conflict codes (C1, C2).
     c1 = [a for a in type_c.assumptions if "the 47-day rule" in a]
     assert c1 and "2027-03-18" in c1[0] and c1[0].startswith("Sources differ")  # the package date with the request
     for type_id in ("type_d", "interact"):
-        meeting = plan_meeting(result, program, type_id, MEETING_DAY, kn)
+        meeting = plan_meeting(result, program, type_id, MEETING_DAY, kn, gates=GATES)
         assert any(a.startswith("Sources differ: FDA's preliminary responses") for a in meeting.assumptions)
         assert not any(re.search(r"\bC[12]\b", a) for a in meeting.assumptions)
         assert any("2027-05-30" in a for a in meeting.assumptions)  # with the 2-day guidance default
-    eop1 = plan_meeting(result, program, "eop1", MEETING_DAY, kn)
+    eop1 = plan_meeting(result, program, "eop1", MEETING_DAY, kn, gates=GATES)
     assert any("Only certain EOP1 meetings" in a for a in eop1.assumptions)
 
 
 def test_pdufa_vii_end_is_flagged_for_late_meetings(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    early = plan_meeting(result, program, "eop2", MEETING_DAY, kn)
-    late = plan_meeting(result, program, "pre_bla", None, kn)
+    early = plan_meeting(result, program, "eop2", MEETING_DAY, kn, gates=GATES)
+    late = plan_meeting(result, program, "pre_bla", None, kn, gates=GATES)
     assert late.recommended_date is not None and late.recommended_date > "2027-09-30"
     assert any("PDUFA VIII" in a for a in late.assumptions)
     assert not any("PDUFA VIII" in a for a in early.assumptions)
@@ -192,7 +196,7 @@ def test_pdufa_vii_end_is_flagged_for_late_meetings(kn: MeetingKnowledge) -> Non
 
 def test_a_requested_date_inside_the_goal_window_is_flagged(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, program, "eop2", datetime.date(2027, 1, 15), kn)
+    meeting = plan_meeting(result, program, "eop2", datetime.date(2027, 1, 15), kn, gates=GATES)
     assert meeting.request_due == "2026-11-06"  # already past on 2026-11-25
     assert any("goal window" in n for n in meeting.date_notes)
 
@@ -211,7 +215,7 @@ def test_add_months_clamps_to_the_end_of_the_month() -> None:
 @pytest.mark.parametrize("type_id", sorted(WORKED))
 def test_proposal_is_never_inside_the_goal_window(kn: MeetingKnowledge, path: Path, type_id: str) -> None:
     result, program = assessed(path)
-    meeting = plan_meeting(result, program, type_id, None, kn)
+    meeting = plan_meeting(result, program, type_id, None, kn, gates=GATES)
     earliest = AS_OF + datetime.timedelta(days=kn.types[type_id].meeting_within_days)
     assert meeting.recommended_date is not None and meeting.request_due is not None
     assert datetime.date.fromisoformat(meeting.recommended_date) >= earliest
@@ -220,7 +224,7 @@ def test_proposal_is_never_inside_the_goal_window(kn: MeetingKnowledge, path: Pa
 
 def test_eop2_uses_the_planned_meeting_before_the_pivotal_start(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, program, "eop2", None, kn)
+    meeting = plan_meeting(result, program, "eop2", None, kn, gates=GATES)
     # clinical.milestones: eop2_meeting 2027-03-10, pivotal_start 2027-07-01
     assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2027-03-10", "2026-12-30", "2027-01-19")
     assert "planned end-of-phase 2 meeting" in meeting.date_basis
@@ -229,14 +233,16 @@ def test_eop2_uses_the_planned_meeting_before_the_pivotal_start(kn: MeetingKnowl
 
 def test_eop2_without_a_planned_meeting_is_the_earliest_date_before_pivotal(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, with_milestones(program, eop2_meeting=None), "eop2", None, kn)
+    meeting = plan_meeting(result, with_milestones(program, eop2_meeting=None), "eop2", None, kn, gates=GATES)
     assert meeting.recommended_date == "2027-02-03"  # 2026-11-25 + 70 days
     assert meeting.recommended_date < "2027-07-01"
 
 
 def test_a_planned_meeting_too_soon_moves_to_the_earliest_date(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, with_milestones(program, eop2_meeting=datetime.date(2026, 12, 15)), "eop2", None, kn)
+    meeting = plan_meeting(
+        result, with_milestones(program, eop2_meeting=datetime.date(2026, 12, 15)), "eop2", None, kn, gates=GATES
+    )
     assert meeting.recommended_date == "2027-02-03"
     assert any("cannot be met" in n for n in meeting.date_notes)
 
@@ -244,13 +250,13 @@ def test_a_planned_meeting_too_soon_moves_to_the_earliest_date(kn: MeetingKnowle
 def test_a_pivotal_start_too_soon_is_flagged(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
     changed = with_milestones(program, eop2_meeting=None, pivotal_start=datetime.date(2027, 1, 10))
-    meeting = plan_meeting(result, changed, "eop2", None, kn)
+    meeting = plan_meeting(result, changed, "eop2", None, kn, gates=GATES)
     assert any("not before the planned pivotal study start" in n for n in meeting.date_notes)
 
 
 def test_pre_bla_uses_the_planned_meeting_before_the_bla(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, program, "pre_bla", None, kn)
+    meeting = plan_meeting(result, program, "pre_bla", None, kn, gates=GATES)
     # pre_bla_meeting 2028-05-15 (Type B: request 60 days before, package 30 days before)
     assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2028-05-15", "2028-03-16", "2028-04-15")
     assert meeting.recommended_date < "2028-09-01"  # bla_submission
@@ -259,7 +265,7 @@ def test_pre_bla_uses_the_planned_meeting_before_the_bla(kn: MeetingKnowledge) -
 
 def test_pre_bla_without_a_planned_meeting_follows_the_four_month_rule(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, with_milestones(program, pre_bla_meeting=None), "pre_bla", None, kn)
+    meeting = plan_meeting(result, with_milestones(program, pre_bla_meeting=None), "pre_bla", None, kn, gates=GATES)
     # BLA 2028-09-01 -> request by 2028-05-01 -> meeting 60 days later
     assert (meeting.request_due, meeting.recommended_date, meeting.package_due) == ("2028-05-01", "2028-06-30", "2028-05-31")
     assert meeting.date_notes == []
@@ -267,7 +273,9 @@ def test_pre_bla_without_a_planned_meeting_follows_the_four_month_rule(kn: Meeti
 
 def test_pre_bla_planned_too_late_for_the_four_month_rule_is_flagged(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, with_milestones(program, pre_bla_meeting=datetime.date(2028, 8, 1)), "pre_bla", None, kn)
+    meeting = plan_meeting(
+        result, with_milestones(program, pre_bla_meeting=datetime.date(2028, 8, 1)), "pre_bla", None, kn, gates=GATES
+    )
     assert meeting.request_due == "2028-06-02"
     assert any("4 months" in n for n in meeting.date_notes)
 
@@ -277,13 +285,15 @@ def test_pre_bla_planned_too_late_for_the_four_month_rule_is_flagged(kn: Meeting
 
 def test_recommended_meetings_follow_the_stage(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meetings = recommend_meetings(result, program, kn)
+    meetings = recommend_meetings(result, program, kn, gates=GATES)
     assert [(m.type, m.recommended_date) for m in meetings] == [("eop2", "2027-03-10"), ("pre_bla", "2028-05-15")]
-    assert meetings == recommend_meetings(result, program, kn)  # deterministic
+    assert meetings == recommend_meetings(result, program, kn, gates=GATES)  # deterministic
     nk_result, nk_program = assessed(NK)
-    assert [m.type for m in recommend_meetings(nk_result, nk_program, kn)] == ["eop1"]
+    assert [m.type for m in recommend_meetings(nk_result, nk_program, kn, gates=GATES)] == ["eop1"]
     aav_result, aav_program = assessed(AAV)
-    assert [m.type for m in recommend_meetings(aav_result, aav_program, kn)] == ["eop2"]  # seamless phase 1/2, EOP2 planned
+    assert [m.type for m in recommend_meetings(aav_result, aav_program, kn, gates=GATES)] == [
+        "eop2"
+    ]  # seamless phase 1/2, EOP2 planned
 
 
 def test_interact_or_pre_ind_by_how_far_the_program_is(kn: MeetingKnowledge) -> None:
@@ -293,32 +303,32 @@ def test_interact_or_pre_ind_by_how_far_the_program_is(kn: MeetingKnowledge) -> 
         update={"interactions": None}
     )
     research = early.model_copy(update={"manufacturing": program.manufacturing.model_copy(update={"process_status": "research"})})
-    assert [m.type for m in recommend_meetings(result, early, kn)] == ["pre_ind"]
-    assert [m.type for m in recommend_meetings(result, research, kn)] == ["interact"]
-    assert plan_meeting(result, early, "pre_ind", None, kn).fit == "fits"
-    too_advanced = plan_meeting(result, early, "interact", None, kn)
+    assert [m.type for m in recommend_meetings(result, early, kn, gates=GATES)] == ["pre_ind"]
+    assert [m.type for m in recommend_meetings(result, research, kn, gates=GATES)] == ["interact"]
+    assert plan_meeting(result, early, "pre_ind", None, kn, gates=GATES).fit == "fits"
+    too_advanced = plan_meeting(result, early, "interact", None, kn, gates=GATES)
     assert too_advanced.fit == "does_not_fit" and any("Too advanced for INTERACT" in r for r in too_advanced.fit_reasons)
-    premature = plan_meeting(result, research, "pre_ind", None, kn)
+    premature = plan_meeting(result, research, "pre_ind", None, kn, gates=GATES)
     assert premature.fit == "does_not_fit" and any("Premature for pre-IND" in r for r in premature.fit_reasons)
-    assert plan_meeting(result, research, "interact", None, kn).fit == "fits"
+    assert plan_meeting(result, research, "interact", None, kn, gates=GATES).fit == "fits"
     # once the IND is open, neither fits
-    assert plan_meeting(result, program, "interact", None, kn).fit == "does_not_fit"
-    assert plan_meeting(result, program, "pre_ind", None, kn).fit == "does_not_fit"
+    assert plan_meeting(result, program, "interact", None, kn, gates=GATES).fit == "does_not_fit"
+    assert plan_meeting(result, program, "pre_ind", None, kn, gates=GATES).fit == "does_not_fit"
 
 
 def test_clinical_hold_calls_for_type_a(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
     held = with_clinical(program, ind_status="clinical_hold")
-    meetings = recommend_meetings(result, held, kn)
+    meetings = recommend_meetings(result, held, kn, gates=GATES)
     assert meetings[0].type == "type_a"
     assert meetings[0].recommended_date == "2026-12-25"  # as_of + 30 days
-    assert plan_meeting(result, held, "type_a", None, kn).fit == "fits"
-    assert plan_meeting(result, program, "type_a", None, kn).fit == "check"
+    assert plan_meeting(result, held, "type_a", None, kn, gates=GATES).fit == "fits"
+    assert plan_meeting(result, program, "type_a", None, kn, gates=GATES).fit == "check"
 
 
 def test_cdrp_note_where_the_program_is_a_candidate(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, program, "eop2", None, kn)
+    meeting = plan_meeting(result, program, "eop2", None, kn, gates=GATES)
     assert meeting.cdrp is not None and "two additional CMC-focused Type B" in meeting.cdrp
     assert not RULE_ID.search(meeting.cdrp) and not FINDING_ID.search(meeting.cdrp)  # the trace goes to the appendix
     brief = build_brief(result, program, meeting, kn)
@@ -333,7 +343,7 @@ def test_cdrp_note_where_the_program_is_a_candidate(kn: MeetingKnowledge) -> Non
 @pytest.mark.parametrize("path", [CAR_T, AAV, NK], ids=lambda p: p.stem)
 def test_type_d_respects_its_limits(kn: MeetingKnowledge, path: Path) -> None:
     result, program = assessed(path)
-    meeting = plan_meeting(result, program, "type_d", None, kn)
+    meeting = plan_meeting(result, program, "type_d", None, kn, gates=GATES)
     mtype = kn.types["type_d"]
     assert (mtype.topic_limit, mtype.question_min, mtype.question_limit, mtype.discipline_limit) == (2, 3, 5, 3)
     # One question per topic; each merged point counts as one of Type D's 3 to 5 questions.
@@ -351,7 +361,7 @@ def test_type_d_respects_its_limits(kn: MeetingKnowledge, path: Path) -> None:
 @pytest.mark.parametrize("type_id", sorted(WORKED))
 def test_questions_trace_to_open_findings(kn: MeetingKnowledge, type_id: str) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, program, type_id, None, kn)
+    meeting = plan_meeting(result, program, type_id, None, kn, gates=GATES)
     findings = {f.id: f for f in result.findings}
     assert sum(len(q.points) for q in meeting.questions) >= 3
     assert [q.number for q in meeting.questions] == list(range(1, len(meeting.questions) + 1))
@@ -381,7 +391,9 @@ def test_questions_trace_to_open_findings(kn: MeetingKnowledge, type_id: str) ->
 
 def test_waived_and_foreign_findings_are_not_asked(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    asked = {r for type_id in WORKED for q in plan_meeting(result, program, type_id, None, kn).questions for r in q.rules}
+    asked = {
+        r for type_id in WORKED for q in plan_meeting(result, program, type_id, None, kn, gates=GATES).questions for r in q.rules
+    }
     assert "CMC-POT-002" not in asked  # waived in the program file
     assert not asked & {"CMC-GMP-008", "CMC-GMP-009", "CMC-CMP-008"}  # EU-only requirements
     assert not asked & {"CMC-EXP-003", "CMC-CPY-001", "CMC-EQP-001", "ACC-COG-002"}  # CDRP note, business matters
@@ -389,7 +401,7 @@ def test_waived_and_foreign_findings_are_not_asked(kn: MeetingKnowledge) -> None
 
 def test_ctd_sections_come_from_the_mapping(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, program, "eop2", None, kn)
+    meeting = plan_meeting(result, program, "eop2", None, kn, gates=GATES)
     by_rule = {q.rules[0]: q.ctd_section for q in meeting.questions}
     assert by_rule["CMC-CMP-001"] == "3.2.S.2.6; 3.2.P.2.3"
     assert by_rule["CMC-VCN-001"] == "3.2.S.3.1"
@@ -549,7 +561,7 @@ def test_docx_is_print_ready(car_t_brief: Brief) -> None:
 def test_one_question_per_topic_merges_the_potency_findings(kn: MeetingKnowledge) -> None:
     # The AAV program has three open potency findings: one question asks about all three.
     result, program = assessed(AAV)
-    meeting = plan_meeting(result, program, "eop2", None, kn)
+    meeting = plan_meeting(result, program, "eop2", None, kn, gates=GATES)
     potency = [q for q in meeting.questions if q.topics[0] == "potency_assay"]
     assert len(potency) == 1
     (q,) = potency
@@ -631,7 +643,7 @@ def test_meeting_knowledge_is_complete(kn: MeetingKnowledge) -> None:
 def test_unknown_meeting_type_is_a_usage_error(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
     with pytest.raises(UsageError, match="unknown meeting type 'type_b'"):
-        plan_meeting(result, program, "type_b", None, kn)
+        plan_meeting(result, program, "type_b", None, kn, gates=GATES)
 
 
 def test_a_knowledge_folder_without_meetings_falls_back_to_the_built_in_one(tmp_path: Path) -> None:
@@ -706,7 +718,7 @@ def with_regions(program: ProgramFile, regions: list[str]) -> ProgramFile:
 
 def test_ema_scientific_advice_dates_follow_the_70_day_procedure(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    meeting = plan_meeting(result, program, "ema_scientific_advice", MEETING_DAY, kn)
+    meeting = plan_meeting(result, program, "ema_scientific_advice", MEETING_DAY, kn, gates=GATES)
     assert (meeting.recommended_date, meeting.request_due, meeting.package_due) == ("2027-06-01", "2027-03-13", "2027-03-13")
     assert meeting.fda_reply_due is None and meeting.preliminary_responses_due is None and meeting.agenda == []
     brief = build_brief(result, program, meeting, kn)
@@ -716,7 +728,7 @@ def test_ema_scientific_advice_dates_follow_the_70_day_procedure(kn: MeetingKnow
     assert not any("PDUFA" in a or "FDA" in a for a in meeting.assumptions)
     assert meeting.cdrp is None  # an FDA pilot
     # Without a date: the earliest the procedure allows (as_of + 20 + 60 days).
-    proposed = plan_meeting(result, program, "ema_scientific_advice", None, kn)
+    proposed = plan_meeting(result, program, "ema_scientific_advice", None, kn, gates=GATES)
     assert proposed.recommended_date == (AS_OF + datetime.timedelta(days=80)).isoformat()
     assert proposed.request_due == AS_OF.isoformat()
     assert "EMA's procedure" in proposed.date_basis
@@ -726,7 +738,7 @@ def test_agency_briefs_are_refused_outside_their_regions(kn: MeetingKnowledge) -
     result, program = assessed(NK)  # regions: [us]
     for type_id in AGENCY_TYPES:
         with pytest.raises(UsageError, match="program.regions"):
-            plan_meeting(result, program, type_id, None, kn)
+            plan_meeting(result, program, type_id, None, kn, gates=GATES)
     from click.testing import CliRunner
 
     from cmcadvisor.cli import cli
@@ -735,15 +747,15 @@ def test_agency_briefs_are_refused_outside_their_regions(kn: MeetingKnowledge) -
     assert run.exit_code == 2 and "Traceback" not in run.output
     # The CAR-T program aims at the EU but not at Japan.
     car_result, car_program = assessed(CAR_T)
-    assert plan_meeting(car_result, car_program, "ema_scientific_advice", None, kn).fit == "fits"
+    assert plan_meeting(car_result, car_program, "ema_scientific_advice", None, kn, gates=GATES).fit == "fits"
     with pytest.raises(UsageError, match="Japan"):
-        plan_meeting(car_result, car_program, "pmda_clinical_trial", None, kn)
+        plan_meeting(car_result, car_program, "pmda_clinical_trial", None, kn, gates=GATES)
 
 
 @pytest.mark.parametrize("type_id", ["pmda_rs_strategy", "pmda_clinical_trial", "pmda_prior_assessment"])
 def test_pmda_consultations_set_no_date_they_do_not_publish(kn: MeetingKnowledge, type_id: str) -> None:
     result, program = assessed(AAV)  # regions: us, eu, jp
-    meeting = plan_meeting(result, program, type_id, None, kn)
+    meeting = plan_meeting(result, program, type_id, None, kn, gates=GATES)
     assert meeting.recommended_date is None and meeting.request_due is None and meeting.package_due is None
     assert "does not publish" in meeting.date_basis and "sources read" in meeting.date_basis
     brief = build_brief(result, program, meeting, kn)
@@ -759,12 +771,12 @@ def test_pmda_consultations_set_no_date_they_do_not_publish(kn: MeetingKnowledge
 
 def test_pmda_stage_fit(kn: MeetingKnowledge) -> None:
     result, program = assessed(AAV)  # phase 1
-    assert plan_meeting(result, program, "pmda_rs_strategy", None, kn).fit in ("fits", "check")
-    assert plan_meeting(result, program, "pmda_prior_assessment", None, kn).fit == "does_not_fit"
+    assert plan_meeting(result, program, "pmda_rs_strategy", None, kn, gates=GATES).fit in ("fits", "check")
+    assert plan_meeting(result, program, "pmda_prior_assessment", None, kn, gates=GATES).fit == "does_not_fit"
     late = with_clinical(program, stage="bla_preparation")
-    assert plan_meeting(result, late, "pmda_prior_assessment", None, kn).fit == "fits"
+    assert plan_meeting(result, late, "pmda_prior_assessment", None, kn, gates=GATES).fit == "fits"
     large = program.model_copy(update={"program": program.program.model_copy(update={"sponsor_type": "large"})})
-    rs = plan_meeting(result, large, "pmda_rs_strategy", None, kn)
+    rs = plan_meeting(result, large, "pmda_rs_strategy", None, kn, gates=GATES)
     assert rs.fit == "check" and any("universities, research institutes and start-ups" in r for r in rs.fit_reasons)
     from cmcadvisor import display
 
@@ -774,12 +786,12 @@ def test_pmda_stage_fit(kn: MeetingKnowledge) -> None:
 def test_prime_kickoff_needs_granted_prime(kn: MeetingKnowledge) -> None:
     result, program = assessed(AAV)
     granted = with_designation(program, prime="granted")
-    meeting = plan_meeting(result, granted, "ema_prime_kickoff", None, kn)
+    meeting = plan_meeting(result, granted, "ema_prime_kickoff", None, kn, gates=GATES)
     assert meeting.fit == "fits" and meeting.recommended_date is None
     assert "three to four months" in meeting.date_basis
-    refused = plan_meeting(result, with_designation(program, prime="denied"), "ema_prime_kickoff", None, kn)
+    refused = plan_meeting(result, with_designation(program, prime="denied"), "ema_prime_kickoff", None, kn, gates=GATES)
     assert refused.fit == "does_not_fit" and any("PRIME eligibility is denied" in r for r in refused.fit_reasons)
-    unknown = plan_meeting(result, with_designation(program, prime=None), "ema_prime_kickoff", None, kn)
+    unknown = plan_meeting(result, with_designation(program, prime=None), "ema_prime_kickoff", None, kn, gates=GATES)
     assert unknown.fit == "check"
     assert "ema_prime_kickoff" in suggest_types(granted, AS_OF, kn)
     assert "ema_prime_kickoff" not in suggest_types(with_designation(program, prime="none"), AS_OF, kn)
@@ -790,17 +802,75 @@ def test_each_agency_asks_only_its_own_findings(kn: MeetingKnowledge) -> None:
     findings = {f.id: f for f in result.findings}
 
     def issuers(type_id: str) -> list[list[str]]:
-        meeting = plan_meeting(result, program, type_id, None, kn)
+        meeting = plan_meeting(result, program, type_id, None, kn, gates=GATES)
         return [[c.issuer for c in findings[fid].citations] for q in meeting.questions for fid in q.findings]
 
     ema = issuers("ema_scientific_advice")
     assert ema
     for sources in ema:  # never a finding whose every source is FDA's or US law
         assert not all("FDA" in i or i.startswith("US ") for i in sources), sources
-    asked = {r for q in plan_meeting(result, program, "ema_scientific_advice", None, kn).questions for r in q.rules}
+    asked = {r for q in plan_meeting(result, program, "ema_scientific_advice", None, kn, gates=GATES).questions for r in q.rules}
     assert {"CMC-GMP-008"} <= asked  # the EU GMP point FDA never hears
-    fda = {r for q in plan_meeting(result, program, "eop2", None, kn).questions for r in q.rules}
+    fda = {r for q in plan_meeting(result, program, "eop2", None, kn, gates=GATES).questions for r in q.rules}
     assert "CMC-GMP-008" not in fda
+
+
+def test_region_gates_are_the_regions_a_rule_requires() -> None:
+    assert GATES["CMC-BNK-006"] == frozenset({"eu"})  # "For the EU, cell banks and seed lots ..."
+    assert set().union(*GATES.values()) == {"us", "eu", "jp"}
+    assert "CMC-CMP-003" not in GATES  # comparability for the BLA: no region test
+
+
+def test_a_finding_of_another_region_only_is_not_asked(kn: MeetingKnowledge) -> None:
+    result, program = assessed(AAV)  # aimed at the US, the EU and Japan
+    assert "CMC-BNK-006" in {f.rule for f in result.findings}
+
+    def asked(type_id: str) -> set[str]:
+        return {r for q in plan_meeting(result, program, type_id, None, kn, gates=GATES).questions for r in q.rules}
+
+    assert "CMC-BNK-006" in asked("ema_scientific_advice")
+    assert "CMC-BNK-006" not in asked("pmda_rs_strategy")  # an EU requirement is no question for PMDA
+    assert "CMC-BNK-006" not in asked("eop2")
+    # without the gates, PMDA's issuer test alone lets it through (it also cites ICH Q5D)
+    ungated = plan_meeting(result, program, "pmda_rs_strategy", None, kn, gates={})
+    assert "CMC-BNK-006" in {r for q in ungated.questions for r in q.rules}
+
+
+EMA_TERMS = [Term(us="BLA", here="marketing authorisation application", unless=["MAA", "marketing authorisation"])]
+
+
+@pytest.mark.parametrize(
+    ("point", "expected"),
+    [
+        ("no comparability plan for the BLA", "no comparability plan for the marketing authorisation application"),
+        ("a pivotal study or a BLA", "a pivotal study or a marketing authorisation application"),
+        (
+            "a BLA date is set but no pre-BLA meeting is planned",
+            "a marketing authorisation application date is set but no pre-BLA meeting is planned",
+        ),
+        ("filed with the BLA or MAA", "filed with the BLA or MAA"),  # already names the agency's own
+        ("BLAST search of the insert", "BLAST search of the insert"),  # a whole term only
+        ("nothing to change", "nothing to change"),
+    ],
+)
+def test_agency_terms_replace_whole_us_terms_only(point: str, expected: str) -> None:
+    assert in_agency_terms(point, EMA_TERMS) == expected
+    assert in_agency_terms(point, []) == point  # FDA's questions keep FDA's words
+
+
+def test_ema_and_pmda_questions_name_their_own_application(kn: MeetingKnowledge) -> None:
+    result, program = assessed(AAV)
+    for type_id, own in (
+        ("ema_scientific_advice", "marketing authorisation application"),
+        ("pmda_rs_strategy", "marketing approval application"),
+    ):
+        meeting = plan_meeting(result, program, type_id, None, kn, gates=GATES)
+        text = " ".join(q.text for q in meeting.questions)
+        assert "for the BLA" not in text and f"for the {own}" in text, type_id
+        stage_reasons = [r for r in meeting.fit_reasons if r.startswith("The program is at")]
+        assert stage_reasons and all("BLA" not in r for r in stage_reasons), stage_reasons
+    fda = plan_meeting(result, program, "eop2", None, kn, gates=GATES)
+    assert not any("marketing authorisation application" in q.text for q in fda.questions)
 
 
 @pytest.mark.parametrize("type_id", ["ema_scientific_advice", "pmda_clinical_trial"])
@@ -809,7 +879,7 @@ def test_agency_briefs_render_in_every_format(kn: MeetingKnowledge, type_id: str
     import docx
 
     result, program = assessed(AAV)
-    brief = build_brief(result, program, plan_meeting(result, program, type_id, None, kn), kn)
+    brief = build_brief(result, program, plan_meeting(result, program, type_id, None, kn, gates=GATES), kn)
     out = render_brief(brief, fmt, trace=False)  # type: ignore[arg-type]
     if fmt == "json":
         data = json.loads(str(out))
@@ -876,7 +946,7 @@ def test_briefs_name_the_meeting_by_its_label(kn: MeetingKnowledge, type_id: str
     assert meeting_label(mtype.name, mtype.fda_category) == label
     assert not re.search(r"\([^()]*\(", label)  # parentheses never nest
     result, program = assessed(AAV)  # regions us, eu, jp: every agency's types
-    brief = build_brief(result, program, plan_meeting(result, program, type_id, None, kn), kn)
+    brief = build_brief(result, program, plan_meeting(result, program, type_id, None, kn, gates=GATES), kn)
     assert brief.meeting_label == label and brief.title == f"{label}: {result.program.name}"
     assert next(i for i in brief.request if i.id == "meeting_type").lines[0].startswith(f"{label}. ")
     markdown = brief_markdown(brief)
@@ -905,7 +975,7 @@ def test_suggestions_agree_with_stages_and_fit(kn: MeetingKnowledge, path: Path,
     program = with_clinical(program, stage=stage)
     for type_id in suggest_types(program, AS_OF, kn):
         mtype = kn.types[type_id]
-        explanation = explain_meeting(result, program, type_id, kn)
+        explanation = explain_meeting(result, program, type_id, kn, gates=GATES)
         assert explanation.suggested and explanation.fit != "does_not_fit", (type_id, explanation.fit_reasons)
         # outside its stages only where a fit test of meetings.yaml sets the fit on purpose (a seamless design)
         assert stage in mtype.stages or any(c.effect == "check" and c.result == "true" for c in explanation.checks), type_id
@@ -913,16 +983,16 @@ def test_suggestions_agree_with_stages_and_fit(kn: MeetingKnowledge, path: Path,
 
 def test_recommended_meetings_are_fda_only_and_come_from_findings(kn: MeetingKnowledge) -> None:
     result, program = assessed(AAV)  # regions us, eu, jp
-    assert all(m.type in WORKED for m in recommend_meetings(result, program, kn))
+    assert all(m.type in WORKED for m in recommend_meetings(result, program, kn, gates=GATES))
     assert "ema_scientific_advice" in suggest_types(program, AS_OF, kn)
     assert "pmda_clinical_trial" in suggest_types(program, AS_OF, kn)
-    assert meetings_for(result.findings, program, AS_OF, kn) == recommend_meetings(result, program, kn)
-    assert [m.type for m in result.meetings] == [m.type for m in recommend_meetings(result, program, kn)]
+    assert meetings_for(result.findings, program, AS_OF, kn, gates=GATES) == recommend_meetings(result, program, kn, gates=GATES)
+    assert [m.type for m in result.meetings] == [m.type for m in recommend_meetings(result, program, kn, gates=GATES)]
 
 
 def test_explain_meeting_gives_fit_dates_and_rules(kn: MeetingKnowledge) -> None:
     result, program = assessed(CAR_T)
-    explanation = explain_meeting(result, program, "eop2", kn)
+    explanation = explain_meeting(result, program, "eop2", kn, gates=GATES)
     assert isinstance(explanation, MeetingExplanation)
     assert explanation.fit == "fits" and explanation.suggested and explanation.agency == "US Food and Drug Administration"
     assert explanation.checks[0].test.startswith("clinical.stage in") and explanation.checks[0].result == "true"
@@ -932,11 +1002,11 @@ def test_explain_meeting_gives_fit_dates_and_rules(kn: MeetingKnowledge) -> None
     assert explanation.questions and all(q.rules and q.findings for q in explanation.questions)
     # another agency's meeting for a program outside its region: explained, not refused
     nk_result, nk_program = assessed(NK)
-    ema = explain_meeting(nk_result, nk_program, "ema_scientific_advice", kn)
+    ema = explain_meeting(nk_result, nk_program, "ema_scientific_advice", kn, gates=GATES)
     assert ema.fit == "does_not_fit" and not ema.suggested
     assert any(c.result == "false" and "program.regions" in c.test for c in ema.checks)
     assert any("European Union" in r for r in ema.fit_reasons)
-    pre_ind = explain_meeting(result, program, "pre_ind", kn)
+    pre_ind = explain_meeting(result, program, "pre_ind", kn, gates=GATES)
     assert pre_ind.fit == "does_not_fit"
     ind = next(c for c in pre_ind.checks if "clinical.ind_status" in c.test)
     assert ind.result == "true" and ind.effect == "does_not_fit" and ind.reason and "IND is already active" in ind.reason
@@ -972,7 +1042,7 @@ def test_outline_prose_comes_from_the_templates_folder(tmp_path: Path, monkeypat
     changed = load_meeting_types(None)
     result, program = assessed(CAR_T)
     bare = program.model_copy(update={"indication": None})
-    brief = build_brief(result, bare, plan_meeting(result, bare, "eop2", None, changed), changed)
+    brief = build_brief(result, bare, plan_meeting(result, bare, "eop2", None, changed, gates=GATES), changed)
     assert next(i for i in brief.request if i.id == "indication").lines == ["[The indication, in the sponsor's words]"]
     (templates / "brief_outline.yaml").write_text(text.replace("  human_factors:\n", "  human_factor:\n"))
     with pytest.raises(KnowledgeError, match="outline item human_factors has no prose"):
@@ -1010,10 +1080,10 @@ def test_meetings_plan_from_the_facts_the_caller_derived(kn: MeetingKnowledge) -
 
     for path in (CAR_T, AAV):
         result, program = assessed(path)
-        derived = meetings_for(result.findings, program, AS_OF, kn)
-        assert meetings_for(result.findings, program, AS_OF, kn, derive_facts(program, AS_OF)) == derived
+        derived = meetings_for(result.findings, program, AS_OF, kn, gates=GATES)
+        assert meetings_for(result.findings, program, AS_OF, kn, derive_facts(program, AS_OF), gates=GATES) == derived
         pivotal = derive_facts(with_clinical(program, stage="pivotal"), AS_OF)  # facts of a later stage: other meetings
-        assert [m.type for m in meetings_for(result.findings, program, AS_OF, kn, pivotal)] == ["pre_bla"]
+        assert [m.type for m in meetings_for(result.findings, program, AS_OF, kn, pivotal, gates=GATES)] == ["pre_bla"]
         assert [m.type for m in derived] != ["pre_bla"]
 
 

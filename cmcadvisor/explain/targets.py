@@ -299,6 +299,6 @@ def explain_meeting_type(ev: api.Evaluated, result: AssessmentResult, meeting_ty
     """Why a meeting type fits the program or not, its dates and the rules behind its questions (the meetings answer)."""
     from cmcadvisor.meetings import explain_meeting
 
-    detail = explain_meeting(result, ev.program, meeting_type, ev.context.meeting_types)
+    detail = explain_meeting(result, ev.program, meeting_type, ev.context.meeting_types, gates=ev.context.pack.region_gates)
     rule_ids = {r for q in detail.questions for r in q.rules}
     return MeetingAnswer(type=detail.type, meeting=detail, rules=_states(ev, rule_ids, lambda rule: None))

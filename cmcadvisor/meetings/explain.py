@@ -15,6 +15,7 @@ from cmcadvisor.meetings.brief import _key_dates, procedure_dates
 from cmcadvisor.meetings.fit import evaluate_fit, meeting_facts, suggest_types
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
 from cmcadvisor.meetings.plan import plan
+from cmcadvisor.meetings.questions import RegionGates
 from cmcadvisor.models.meetings import MeetingExplanation, QuestionSource
 from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import AssessmentResult
@@ -26,6 +27,8 @@ def explain_meeting(
     meeting_type: str,
     types: MeetingKnowledge,
     desired: datetime.date | None = None,
+    *,
+    gates: RegionGates,
 ) -> MeetingExplanation:
     """Why ``meeting_type`` fits ``program`` or not, its dates and the rules behind its questions.
 
@@ -35,7 +38,7 @@ def explain_meeting(
     mtype = types.meeting_type(meeting_type)
     agency = types.agency(mtype)
     as_of = datetime.date.fromisoformat(result.as_of)
-    meeting = plan(result.findings, program, as_of, meeting_type, desired, types)
+    meeting = plan(result.findings, program, as_of, meeting_type, desired, types, gates=gates)
     points = sum(max(1, len(q.points)) for q in meeting.questions)
     spread = len({q.topics[0] for q in meeting.questions if q.topics})
     facts = meeting_facts(program, as_of, mtype, points, spread)

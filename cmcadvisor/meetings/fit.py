@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from cmcadvisor.conditions import Node, literals
 from cmcadvisor.facts import FactSet, Value, derive_facts
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
-from cmcadvisor.meetings.words import fill, meeting_name, plural, shown, stage_list
+from cmcadvisor.meetings.words import fill, in_agency_terms, meeting_name, plural, shown, stage_list
 from cmcadvisor.memo import PerObject, remember
 from cmcadvisor.models.meetings import MEETING_TYPE_IDS, FitCheck, FitOutcome, MeetingType
 from cmcadvisor.models.program import ProgramFile
@@ -155,17 +155,19 @@ def _evaluate_fit(mtype: MeetingType, facts: FactSet, kn: MeetingKnowledge, expl
                 )
             )
     elif stage in mtype.stages:
-        reason = (
+        reason = in_agency_terms(  # the stage labels say "BLA"; other agencies' briefs name their own application
             f"The program is at {shown('clinical.stage', stage)}, a stage the {_in_sentence(mtype)} is meant for "
-            f"({stage_list(mtype.stages)})."
+            f"({stage_list(mtype.stages)}).",
+            agency.terms,
         )
         if explain:
             checks.append(FitCheck(test=f"clinical.stage in {json.dumps(list(mtype.stages))}", result="true", reason=reason))
     else:
         worse("does_not_fit")
-        reason = (
+        reason = in_agency_terms(
             f"The program is at {shown('clinical.stage', stage)}, not a stage the {_in_sentence(mtype)} usually serves "
-            f"({stage_list(mtype.stages)})."
+            f"({stage_list(mtype.stages)}).",
+            agency.terms,
         )
         if explain:
             checks.append(

@@ -17,7 +17,7 @@ from cmcadvisor.errors import UsageError
 from cmcadvisor.facts import FactSet, derive_facts
 from cmcadvisor.meetings.fit import fit_of, meeting_facts, suggest_types, suggestion_text
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
-from cmcadvisor.meetings.questions import agenda, cdrp_note, draft_questions, topic_label
+from cmcadvisor.meetings.questions import RegionGates, agenda, cdrp_note, draft_questions, topic_label
 from cmcadvisor.meetings.schedule import Schedule, days, schedule
 from cmcadvisor.meetings.words import plural, shown
 from cmcadvisor.models.meetings import MEETING_TYPE_IDS, MeetingType
@@ -121,15 +121,19 @@ def plan(
     desired: datetime.date | None,
     kn: MeetingKnowledge,
     facts: FactSet | None = None,
+    *,
+    gates: RegionGates,
 ) -> Meeting:
     """One meeting for the program, from its open findings: dates, fit and questions.
 
     ``facts``: the program's facts as of ``as_of`` when the caller has them (derived otherwise).
+    ``gates``: the rule pack's ``region_gates``, so a finding that speaks of another region only
+    is not asked of this agency.
     """
     mtype = kn.meeting_type(meeting_type)
     agency = kn.agency(mtype)
     sched = schedule(mtype, agency.short, as_of, program, desired)
-    questions, left_out, chosen_topics, spread = draft_questions(findings, mtype, kn)
+    questions, left_out, chosen_topics, spread = draft_questions(findings, mtype, kn, gates)
     points = sum(max(1, len(q.points)) for q in questions)
     result = fit_of(mtype, meeting_facts(program, as_of, mtype, points, spread, base=facts), kn)
     reasons = list(result.reasons)
@@ -182,6 +186,8 @@ def plan_meeting(
     meeting_type: str,
     desired: datetime.date | None,
     types: MeetingKnowledge,
+    *,
+    gates: RegionGates,
 ) -> Meeting:
     """One meeting for the program: dates per the agency's timelines and questions from the findings.
 
@@ -190,7 +196,7 @@ def plan_meeting(
     region the program does not aim at is refused (a usage error).
     """
     check_region(types.meeting_type(meeting_type), program, types)
-    return plan(result.findings, program, datetime.date.fromisoformat(result.as_of), meeting_type, desired, types)
+    return plan(result.findings, program, datetime.date.fromisoformat(result.as_of), meeting_type, desired, types, gates=gates)
 
 
 def meetings_for(
@@ -199,6 +205,8 @@ def meetings_for(
     as_of: datetime.date,
     types: MeetingKnowledge,
     facts: FactSet | None = None,
+    *,
+    gates: RegionGates,
 ) -> list[Meeting]:
     """The next sensible FDA meetings for the program (the assessment's ``meetings``), earliest first.
 
@@ -207,10 +215,12 @@ def meetings_for(
     if facts is None:
         facts = derive_facts(program, as_of)
     suggested = suggest_types(program, as_of, types, ("fda",), facts)
-    meetings = [plan(findings, program, as_of, tid, None, types, facts) for tid in suggested]
+    meetings = [plan(findings, program, as_of, tid, None, types, facts, gates=gates) for tid in suggested]
     return sorted(meetings, key=lambda m: (m.recommended_date or "", MEETING_TYPE_IDS.index(m.type)))
 
 
-def recommend_meetings(result: AssessmentResult, program: ProgramFile, types: MeetingKnowledge) -> list[Meeting]:
+def recommend_meetings(
+    result: AssessmentResult, program: ProgramFile, types: MeetingKnowledge, *, gates: RegionGates
+) -> list[Meeting]:
     """The next sensible FDA meetings for the program (for ``result.meetings``), earliest first."""
-    return meetings_for(result.findings, program, datetime.date.fromisoformat(result.as_of), types)
+    return meetings_for(result.findings, program, datetime.date.fromisoformat(result.as_of), types, gates=gates)

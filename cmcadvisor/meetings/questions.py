@@ -1,8 +1,10 @@
 """The questions a meeting asks: drawn from the open findings, one per topic, within the type's limits.
 
 Findings on the same topic merge into one question that names each point; only findings for the
-meeting's agency are asked (a finding whose sources are all another agency's is left out, by the
-issuers in ``meetings.yaml``); each question carries the rules, findings, facts and citations
+meeting's agency are asked: a finding whose sources are all another agency's is left out (by the
+issuers in ``meetings.yaml``), and so is one whose rule holds only for programs aimed at other
+regions (the rule pack's ``region_gates``: an EU-only requirement is no question for FDA or
+PMDA); each question carries the rules, findings, facts and citations
 behind it for the traceability appendix. Built from findings, not from a finished assessment, so
 the assessment can plan its meetings before it is assembled. This module must not compute dates.
 """
@@ -10,15 +12,17 @@ the assessment can plan its meetings before it is assembled. This module must no
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cmcadvisor.meetings.knowledge import MeetingKnowledge
+from cmcadvisor.meetings.words import in_agency_terms
 from cmcadvisor.models.meetings import Agency, MeetingType
 from cmcadvisor.models.result import FindingResult, MeetingQuestion, Scalar
 from cmcadvisor.models.rule import SEVERITY_RANK
 
 DISCIPLINE_ORDER: tuple[str, ...] = ("cmc", "nonclinical", "clinical", "regulatory", "business")
+RegionGates = Mapping[str, frozenset[str]]  # rule id -> the regions it alone speaks of (RulePack.region_gates)
 
 
 @dataclass(slots=True)  # not frozen (cheaper to build, dozens per meeting); never changed once built
@@ -82,9 +86,12 @@ def _discipline(topic: str, kn: MeetingKnowledge) -> str:
     return entry.discipline if entry else "cmc"
 
 
-def _candidates(findings: Sequence[FindingResult], mtype: MeetingType, kn: MeetingKnowledge) -> list[_Candidate]:
+def _candidates(
+    findings: Sequence[FindingResult], mtype: MeetingType, kn: MeetingKnowledge, gates: RegionGates
+) -> list[_Candidate]:
     """Open findings a meeting of this type could ask about, most severe and most relevant first."""
     cdrp_rules = set(kn.settings.cdrp.rules)
+    regions = frozenset(kn.agency(mtype).regions)
     agency = _agency_issuers(kn.agency(mtype))
     ranks: dict[str, int] = {}  # each of the type's topics with its first position
     for index, topic in enumerate(mtype.topics):
@@ -98,6 +105,9 @@ def _candidates(findings: Sequence[FindingResult], mtype: MeetingType, kn: Meeti
         topics = finding.topics
         relevant = [t for t in topics if t in ranks]
         if not relevant or "fda_meeting" in topics or topics[0] in business:
+            continue
+        gate = gates.get(rule)
+        if gate is not None and not gate & regions:  # a requirement of another region only
             continue
         if not _issuers_for_agency(tuple([c.issuer for c in finding.citations]), agency):  # for_agency, cached
             continue
@@ -204,7 +214,8 @@ def _question(
     merged = [f for c in members for f in (c.finding, *c.also)]
     rules = sorted({f.rule for f in merged})
     ids = list(dict.fromkeys([f.id for f in merged]))
-    points = list(point_set)
+    terms = kn.agency(mtype).terms
+    points = [in_agency_terms(point, terms) for point in point_set] if terms else list(point_set)
     default = f"Does the Agency agree that the sponsor's proposed approach to {label} is adequate"
     ask = entry.ask if entry and entry.ask else default
     where = f" (CTD {section})" if section else ""
@@ -234,10 +245,13 @@ def _question(
 
 
 def draft_questions(
-    findings: Sequence[FindingResult], mtype: MeetingType, kn: MeetingKnowledge
+    findings: Sequence[FindingResult], mtype: MeetingType, kn: MeetingKnowledge, gates: RegionGates
 ) -> tuple[list[MeetingQuestion], int, list[str], int]:
-    """Numbered questions (one per topic) grouped by discipline; findings left out; kept topics; topic spread."""
-    cands = _candidates(findings, mtype, kn)
+    """Numbered questions (one per topic) grouped by discipline; findings left out; kept topics; topic spread.
+
+    ``gates``: the rule pack's ``region_gates`` (rules that speak of certain regions only).
+    """
+    cands = _candidates(findings, mtype, kn, gates)
     groups, chosen_topics, left_out = _select(cands, mtype, kn)
     spread = len({c.relevant[0] for c in cands})
     drafts: list[tuple[tuple[int, int, int, str], str, list[_Candidate]]] = []

@@ -6,10 +6,12 @@ no fact path or enum id reaches the agency-facing text. This module must not pla
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 
 from cmcadvisor import display
+from cmcadvisor.models.meetings import Term
 
 MILESTONE_LABELS: dict[str, str] = {
     "ind_submission": "IND submission",
@@ -71,3 +73,20 @@ def fill(text: str, values: Mapping[str, object]) -> str:
         return shown(name, value)
 
     return " ".join(_PLACEHOLDER.sub(one, text).split())
+
+
+@functools.lru_cache(maxsize=64)  # one entry per agency term
+def _term_pattern(us: str) -> re.Pattern[str]:
+    """``us`` as a whole term: not inside a longer word or a hyphenated one ("pre-BLA meeting" stays)."""
+    return re.compile(rf"(?<![-\w]){re.escape(us)}(?![-\w])")
+
+
+def in_agency_terms(point: str, terms: Sequence[Term]) -> str:
+    """A point (a finding's title) with each US term named as the agency's questions name it.
+
+    A point that already names the agency's own term (e.g. "the BLA or MAA") is left as it is.
+    """
+    for term in terms:
+        if term.us in point and not any(other in point for other in term.unless):
+            point = _term_pattern(term.us).sub(term.here, point)
+    return point

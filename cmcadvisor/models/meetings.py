@@ -202,6 +202,15 @@ class MeetingType(_Model):
         return self
 
 
+class Term(_Model):
+    """A US term the rules' finding titles use, and how this agency's questions name it instead."""
+
+    us: Annotated[StrictStr, Field(pattern=r"^[A-Za-z][A-Za-z -]*$", max_length=40)]  # "BLA": whole words only
+    here: Annotated[StrictStr, Field(min_length=2, max_length=80)]  # "marketing authorisation application"
+    # A point that already names one of these (e.g. "the BLA or MAA") is left as it is.
+    unless: list[Annotated[StrictStr, Field(min_length=2, max_length=80)]] = Field(default_factory=list)
+
+
 class OutlineEntry(_Model):
     """One item of the meeting request or package outline, in the order the agency expects."""
 
@@ -245,6 +254,8 @@ class Agency(_Model):
     package_title: Annotated[StrictStr, Field(min_length=3, max_length=80)] = "Briefing package outline"
     request_citations: list[StrictStr] = Field(default_factory=list)
     notes: list[Words] = Field(default_factory=list)  # assumptions every meeting of this agency carries
+    # US terms in the points of a question (finding titles), as this agency's questions say them.
+    terms: list[Term] = Field(default_factory=list)
 
     def discipline_label(self, discipline: str) -> str:
         """How this agency's briefs name a discipline (the id itself if the agency does not name it)."""

@@ -329,7 +329,7 @@ class Workspace:
 
         assessed = self.assess(name)
         types = self.context.meeting_types
-        meeting = plan_meeting(assessed.result, assessed.program, meeting_type, None, types)
+        meeting = plan_meeting(assessed.result, assessed.program, meeting_type, None, types, gates=self.context.pack.region_gates)
         data = render_brief(build_brief(assessed.result, assessed.program, meeting, types), "docx")
         return data if isinstance(data, bytes) else data.encode("utf-8")
 

@@ -23,7 +23,11 @@ the sources. Audit hashes are always computed from the source files, never from 
 
 The cache lives in ``$CMCADVISOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cmcadvisor``, else
 ``~/.cache/cmcadvisor``; ``CMCADVISOR_NO_CACHE=1`` turns it off. Failures to read or write are
-ignored: the cache only ever saves time. This module must not know what a rule is.
+ignored: the cache only ever saves time. It stays bounded: each edit of a rule or knowledge file
+makes a new entry, so writing one removes the least recently used entries beyond
+:data:`MAX_BYTES`, and entries of the earlier JSON format; only files named as entries are named
+(``<name>-<32 hex digits>.pickle`` or ``.json``) and owned by the user are ever removed. This
+module must not know what a rule is.
 """
 
 from __future__ import annotations
@@ -33,12 +37,19 @@ import functools
 import hashlib
 import os
 import pickle
+import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 FORMAT = 2  # 1: JSON values validated again on reading; 2: pickled validated objects
 SUFFIX = ".pickle"
+MAX_BYTES = 64 * 1024 * 1024  # a rule pack's entry is under 1 MB, a knowledge file's a few KB
+_USED_EVERY = 24 * 3600  # a read marks its entry as used (its modification time) at most once a day
+# What an entry's file is named: its key (a name, then the hex digest of its sources) and suffix.
+# Format 1 wrote the same names with ".json"; nothing else in the folder is ever removed.
+_ENTRY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._+-]*-[0-9a-f]{32}\.(?:pickle|json)")
 
 
 def cache_dir() -> Path | None:
@@ -89,12 +100,16 @@ def read(key: str) -> object | None:
         return None
     try:
         with (folder / f"{key}{SUFFIX}").open("rb") as handle:
-            if not _own(os.fstat(handle.fileno())):
+            stat = os.fstat(handle.fileno())
+            if not _own(stat):
                 return None
             # Written by this tool after validation, in the user's own folder: see the module docstring.
             if pickle.load(handle) != code_tag():  # noqa: S301
                 return None  # written by other code: its objects are not even unpickled
             value: object = pickle.load(handle)  # noqa: S301
+            if time.time() - stat.st_mtime > _USED_EVERY and os.utime in os.supports_fd:
+                with contextlib.suppress(OSError):
+                    os.utime(handle.fileno())  # used now: pruning removes the least recently used first
     except Exception:  # noqa: BLE001 - any damage (truncated, unreadable, a class gone) just means "rebuild"
         return None
     return value
@@ -114,9 +129,44 @@ def write(key: str, value: object) -> None:
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, folder / f"{key}{SUFFIX}")
         tmp = None
+        prune(folder, keep=f"{key}{SUFFIX}")
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         pass
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def prune(folder: Path, keep: str = "", limit: int | None = None) -> list[str]:
+    """Remove the format 1 entries, then the least recently used entries beyond ``limit`` bytes; the names removed.
+
+    Only the user's own files named as entries are looked at (never ``keep``, the entry just
+    written, nor a temporary file of a write in progress); a file that cannot be removed is left.
+    """
+    limit = MAX_BYTES if limit is None else limit
+    removed: list[str] = []
+    entries: list[tuple[float, str, int]] = []
+    with os.scandir(folder) as found:
+        for item in found:
+            if not _ENTRY_NAME.fullmatch(item.name) or item.name == keep or not item.is_file(follow_symlinks=False):
+                continue
+            stat = item.stat(follow_symlinks=False)
+            if not _own(stat):
+                continue
+            if item.name.endswith(".json"):  # format 1: never read by this code
+                with contextlib.suppress(OSError):
+                    os.unlink(item.path)
+                    removed.append(item.name)
+            else:
+                entries.append((stat.st_mtime, item.name, stat.st_size))
+    kept = os.path.getsize(folder / keep) if keep and (folder / keep).exists() else 0
+    total = kept + sum(size for _, _, size in entries)
+    for _, name, size in sorted(entries):  # least recently used first
+        if total <= limit:
+            break
+        with contextlib.suppress(OSError):
+            os.unlink(folder / name)
+            removed.append(name)
+            total -= size
+    return removed

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +119,43 @@ def test_entry_others_may_write_is_not_read(monkeypatch: pytest.MonkeyPatch, tmp
     assert cache.read("probe") == {"a": 1}
     entry.chmod(0o666)
     assert cache.read("probe") is None
+
+
+def _entry(folder: Path, name: str, size: int, age_days: float) -> Path:
+    path = folder / name
+    path.write_bytes(b"x" * size)
+    path.chmod(0o600)
+    when = time.time() - age_days * 86400
+    os.utime(path, (when, when))
+    return path
+
+
+def test_the_cache_stays_bounded_least_recently_used_first(tmp_path: Path) -> None:
+    """Each edit of a rule or knowledge file makes a new entry: pruning keeps the folder under its limit."""
+    digest = "0123456789abcdef" * 2
+    old = _entry(tmp_path, f"rules-0.1.0-{'a' * 32}.pickle", 400, age_days=30)
+    middle = _entry(tmp_path, f"model-CitationsFile-0.1.0-{'b' * 32}.pickle", 400, age_days=3)
+    new = _entry(tmp_path, f"rules-0.1.0-{digest}.pickle", 400, age_days=0)
+    legacy = _entry(tmp_path, f"rules-0.1.0-{'c' * 32}.json", 10, age_days=1)  # format 1
+    notes = _entry(tmp_path, "notes.json", 5000, age_days=90)  # not an entry: never touched
+    other = _entry(tmp_path, f"report-{'d' * 31}.pickle", 5000, age_days=90)  # 31 hex digits: not an entry
+    removed = cache.prune(tmp_path, keep=new.name, limit=1000)
+    assert sorted(removed) == sorted([legacy.name, old.name])
+    assert new.exists() and middle.exists() and notes.exists() and other.exists()
+    assert not old.exists() and not legacy.exists()
+    assert cache.prune(tmp_path, keep=new.name, limit=1000) == []  # under the limit: nothing more
+
+
+def test_a_read_marks_its_entry_used_and_a_write_prunes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CMCADVISOR_CACHE_DIR", str(tmp_path))
+    cache.write(f"probe-{'e' * 32}", {"a": 1})
+    (entry,) = tmp_path.glob("probe-*.pickle")
+    when = time.time() - 10 * 86400
+    os.utime(entry, (when, when))
+    assert cache.read(f"probe-{'e' * 32}") == {"a": 1}
+    assert entry.stat().st_mtime > when + 86400  # used today
+    stale = _entry(tmp_path, f"probe-{'f' * 32}.pickle", 10, age_days=40)
+    monkeypatch.setattr(cache, "MAX_BYTES", entry.stat().st_size + 5)
+    cache.write(f"probe-{'1' * 32}", {"b": 2})
+    assert not stale.exists()  # the least recently used went first
+    assert cache.read(f"probe-{'1' * 32}") == {"b": 2}

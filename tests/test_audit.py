@@ -275,3 +275,21 @@ def test_fallback_knowledge_files_are_hashed(monkeypatch: pytest.MonkeyPatch, tm
     (builtin / "meetings.yaml").write_bytes((ROOT / "knowledge" / "meetings.yaml").read_bytes())
     (builtin / "pathways.yaml").write_bytes((builtin / "pathways.yaml").read_bytes() + b"\n")  # not a fallback: own file used
     assert knowledge_module.load_knowledge(own).sha256 == before.sha256
+
+
+@pytest.mark.parametrize("seed", [None, *range(40)])
+def test_audit_facts_are_the_facts_each_firing_matched(seed: int | None) -> None:
+    """The audit names each firing's facts as ``outcomes.matched_facts`` gives them (its fast path must agree)."""
+    from programgen import AS_OF, random_program
+
+    from cmcadvisor.facts import derive_facts
+    from cmcadvisor.outcomes import matched_facts
+    from cmcadvisor.validation import load_program
+
+    program = load_program(CAR_T) if seed is None else random_program(seed)
+    result = api.assess(program, CONTEXT, api.Options(engine="durable", as_of=AS_OF))
+    facts = derive_facts(program, AS_OF)
+    assert result.audit.fired
+    for entry in result.audit.fired:
+        matched = matched_facts(CONTEXT.pack.by_id[entry.rule], facts, entry.item)
+        assert entry.facts == [f"{name}={json.dumps(value)}" for name, value in matched.items()], entry.rule

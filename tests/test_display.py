@@ -375,6 +375,22 @@ def test_gantt_labels_are_human_and_distinct(context: api.Context) -> None:
     assert len(comparability) >= 2 and len(set(comparability)) == len(comparability)
 
 
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_gantt_of_a_name_the_font_cannot_draw_warns_no_one(context: api.Context, fmt: str) -> None:
+    """A character the chart's font lacks is drawn as a box; matplotlib's warning does not reach the user."""
+    import warnings
+
+    from cmcadvisor.render.gantt import gantt
+
+    example = next(p for p in EXAMPLES if p.stem == "aav-in-vivo")
+    result = api.assess_file(example, api.Options(engine="python"), context)
+    program = result.program.model_copy(update={"name": "EXG-209 \U000efed5 \u2fd5 gene therapy"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = gantt(result.model_copy(update={"program": program}), fmt)
+    assert data and not [str(w.message) for w in caught]
+
+
 @pytest.mark.parametrize("columns", [60, 80, 100])
 def test_help_never_breaks_a_word(runner: CliRunner, columns: int) -> None:
     import click

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import warnings
 
 from cmcadvisor import display
 from cmcadvisor.models.result import AssessmentResult
@@ -109,11 +110,15 @@ def gantt(
     if span is not None:  # the plot area is narrower: the key on three lines
         ax.set_title(ax.get_title(loc="left").replace("; hatched", ";\nhatched"), fontsize=8, loc="left")
     fig.autofmt_xdate()
-    fig.tight_layout()
-    if span is not None:  # the same plot area in every chart of a comparison
-        fig.subplots_adjust(left=0.34, right=0.97)
     buffer = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
-    fig.savefig(buffer, format=fmt, metadata=metadata)
+    with warnings.catch_warnings():
+        # A name may hold a character the chart's font lacks: it is drawn as an empty box, and
+        # matplotlib's warning (a Python warning with its own file paths) is not for the reader.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+        fig.tight_layout()
+        if span is not None:  # the same plot area in every chart of a comparison
+            fig.subplots_adjust(left=0.34, right=0.97)
+        fig.savefig(buffer, format=fmt, metadata=metadata)
     plt.close(fig)
     return buffer.getvalue()

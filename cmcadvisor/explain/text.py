@@ -182,7 +182,7 @@ def _schedule(answer: ScheduleExplanation) -> list[str]:
 def _meeting(answer: MeetingAnswer) -> list[str]:
     m = answer.meeting
     shown = "suggested for this program" if m.suggested else "not among the meetings suggested for this program"
-    lines = [f"{m.type}: {m.name} ({m.agency}, {m.category}; {shown})", f"fit: {m.fit.replace('_', ' ')}"]
+    lines = [f"{m.type}: {m.name}, {shown}", f"agency: {m.agency}; category: {m.category}", f"fit: {m.fit.replace('_', ' ')}"]
     lines.extend(f"  {r}" for r in m.fit_reasons)
     lines.extend(
         _section(

@@ -41,7 +41,7 @@ from cmcadvisor.models.result import (
     ToolInfo,
 )
 from cmcadvisor.models.rule import SEVERITY_RANK
-from cmcadvisor.outcomes import Outcomes, build_outcomes, matched_facts, rule_message, scalar_fact_names
+from cmcadvisor.outcomes import Outcomes, build_outcomes, matched_facts, rule_message
 from cmcadvisor.pathway_steps import date_next_steps
 from cmcadvisor.reference_eval import Truth, Verdict, classify
 from cmcadvisor.registry import RulePack, load_rulepack
@@ -187,7 +187,7 @@ def _audit(ev: Evaluated) -> Audit:
     scalars, lists = facts.scalars, facts.lists
     encode = json.encoder.encode_basestring_ascii
     texts: dict[str, str] = {}  # "name=<JSON>" by fact name: within one program a name always has one value
-    scalar_facts = scalar_fact_names(ev.pack)
+    scalar_facts = ev.pack.scalar_facts
 
     def text_of(name: str, value: object) -> str:
         # the text json.dumps gives these types, without its set-up cost for each small value

@@ -149,7 +149,7 @@ def prune(folder: Path, keep: str = "", limit: int | None = None) -> list[str]:
     entries: list[tuple[float, str, int]] = []
     with os.scandir(folder) as found:
         for item in found:
-            if not _ENTRY_NAME.fullmatch(item.name) or item.name == keep or not item.is_file(follow_symlinks=False):
+            if not _ENTRY_NAME.fullmatch(item.name) or not item.is_file(follow_symlinks=False):
                 continue
             stat = item.stat(follow_symlinks=False)
             if not _own(stat):
@@ -160,11 +160,12 @@ def prune(folder: Path, keep: str = "", limit: int | None = None) -> list[str]:
                     removed.append(item.name)
             else:
                 entries.append((stat.st_mtime, item.name, stat.st_size))
-    kept = os.path.getsize(folder / keep) if keep and (folder / keep).exists() else 0
-    total = kept + sum(size for _, _, size in entries)
+    total = sum(size for _, _, size in entries)
     for _, name, size in sorted(entries):  # least recently used first
         if total <= limit:
             break
+        if name == keep:
+            continue
         with contextlib.suppress(OSError):
             os.unlink(folder / name)
             removed.append(name)

@@ -143,14 +143,14 @@ def shape_of(condition: Condition) -> RuleShape:
     )
 
 
-def required_members(condition: Condition, fact: str) -> frozenset[str]:
-    """The values the list fact ``fact`` must contain for the rule to hold at all.
+def required_members(shape: RuleShape, fact: str) -> frozenset[str]:
+    """The values the list fact ``fact`` must contain for a rule of this shape to hold at all.
 
     Only tests every firing needs count: a lone ``contains`` test of ``fact``, or one among the
     children of the top-level ``all``. A test under ``any`` or ``not`` restricts nothing.
     """
-    node = to_nnf(condition)
-    top = node.children if isinstance(node, And) else (node,)
+    node = shape.body
+    top = () if node is None else node.children if isinstance(node, And) else (node,)
     return frozenset(
         str(lit.value)
         for lit in top

@@ -36,7 +36,7 @@ from cmcadvisor.models.result import (
     findings_from_dicts,
     questions_from_dicts,
 )
-from cmcadvisor.models.rule import FINDING_KINDS, PATHWAY_IDS, SEVERITY_RANK, Condition
+from cmcadvisor.models.rule import FINDING_KINDS, PATHWAY_IDS, SEVERITY_RANK, Condition, TextPart
 from cmcadvisor.reference_eval import FALSE, Truth, Verdict, ruled_out
 from cmcadvisor.registry import LoadedRule, RulePack
 
@@ -154,6 +154,11 @@ def fill_message(
     return _fill(_template(template), facts, item, collection, vocab)
 
 
+def _notes(notes: list[TextPart]) -> tuple[tuple[Condition | None, _Template], ...]:
+    """A rule's ``then.notes``, each with its ``applies_when`` and its parsed text."""
+    return tuple((note.applies_when, _template(note.text)) for note in notes)
+
+
 def rule_message(
     rule: LoadedRule,
     facts: FactSet,
@@ -163,8 +168,7 @@ def rule_message(
 ) -> str:
     """A rule's message filled for one program, with the ``then.notes`` its facts do not rule out."""
     then = rule.spec.then
-    notes = tuple((note.applies_when, _template(note.text)) for note in then.notes)
-    return _message(_template(then.message), notes, facts, item, collection, vocab)
+    return _message(_template(then.message), _notes(then.notes), facts, item, collection, vocab)
 
 
 def _message(
@@ -192,24 +196,6 @@ def _fact_plan(names: tuple[str, ...]) -> tuple[tuple[tuple[str, str | None], ..
     """Each tested fact with its item field (``c[].f`` -> ``f``, else None); whether any is an item fact."""
     plan = tuple((name, name.split(ITEM_MARK, 1)[1] if ITEM_MARK in name else None) for name in names)
     return plan, any(field_name is not None for _, field_name in plan)
-
-
-_SCALAR_FACTS: dict[str, dict[str, tuple[str, ...] | None]] = {}
-
-
-def scalar_fact_names(pack: RulePack) -> dict[str, tuple[str, ...] | None]:
-    """By rule id, the facts the rule tests when none is an item fact, else None (built once per pack).
-
-    For such a rule :func:`matched_facts` gives the present ones among these names, in this order.
-    """
-    found = _SCALAR_FACTS.get(pack.sha256)
-    if found is None:
-        found = {}
-        for rule in pack.active:
-            names = rule.compiled.shape.facts
-            found[rule.id] = None if _fact_plan(names)[1] else names
-        remember(_SCALAR_FACTS, pack.sha256, found, 8)  # a few packs per process at most
-    return found
 
 
 def matched_facts(rule: LoadedRule, facts: FactSet, item_index: int | None) -> dict[str, Value | list[str]]:
@@ -387,7 +373,7 @@ def _pathways(pack: RulePack, kb: KnowledgeBase) -> tuple[_Pathway, ...]:
                 _PathwayRule(
                     id=rule.id,
                     message=_template(rule.spec.then.message),
-                    notes=tuple((note.applies_when, _template(note.text)) for note in rule.spec.then.notes),
+                    notes=_notes(rule.spec.then.notes),
                     status=outcome.status,
                     rank=PATHWAY_PRECEDENCE.index(outcome.status),
                     next_step=outcome.next_step,
@@ -449,7 +435,7 @@ def _pack_findings(pack: RulePack, kb: KnowledgeBase) -> _PackFindings:
                 fact_plan=_fact_plan(rule.compiled.shape.facts),
                 title=_template(then.title or spec.title),
                 message=_template(then.message),
-                notes=tuple((note.applies_when, _template(note.text)) for note in then.notes),
+                notes=_notes(then.notes),
                 topics=list(spec.topics),
                 citations=cite(kb, spec.citations),
                 citation_ids=frozenset(spec.citations),

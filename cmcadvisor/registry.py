@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cmcadvisor import __version__, cache
-from cmcadvisor.conditions import CompiledRule, literals, required_members, shape_of
+from cmcadvisor.conditions import ITEM_MARK, CompiledRule, literals, required_members, shape_of
 from cmcadvisor.errors import ErrorItem, RuleFileError, UserInputError
 from cmcadvisor.loader import data_dir, files_under, load_document, sha256_files
 from cmcadvisor.models.rule import RuleSpec
@@ -74,8 +74,20 @@ class RulePack:
         (its finding is no question for FDA or PMDA); a rule with no such test speaks of none in
         particular and is left out.
         """
-        found = {rule.id: required_members(rule.spec.when, "program.regions") for rule in self.active}
+        found = {rule.id: required_members(rule.compiled.shape, "program.regions") for rule in self.active}
         return {rule_id: regions for rule_id, regions in found.items() if regions}
+
+    @functools.cached_property
+    def scalar_facts(self) -> dict[str, tuple[str, ...] | None]:
+        """By active rule id, the facts it tests when none is an item fact (else None), sorted.
+
+        The audit names a firing's facts from these (``outcomes.matched_facts`` gives the present
+        ones among them, in this order) without working them out for every firing.
+        """
+        return {
+            rule.id: None if any(ITEM_MARK in name for name in rule.compiled.shape.facts) else rule.compiled.shape.facts
+            for rule in self.active
+        }
 
     @functools.cached_property
     def derivers(self) -> dict[str, tuple[str, ...]]:

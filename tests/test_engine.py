@@ -597,12 +597,14 @@ def test_bounded_memos_stay_bounded_and_forget_what_is_freed() -> None:
 def test_required_members_are_the_contains_tests_every_firing_needs() -> None:
     eu = Leaf(fact="program.regions", op="contains", value="eu")
     stage = Leaf(fact="clinical.stage", op="eq", value="phase1")
-    assert required_members(eu, "program.regions") == {"eu"}
-    assert required_members(AllOf(all=[stage, eu]), "program.regions") == {"eu"}
-    assert required_members(AllOf(all=[eu, Leaf(fact="program.regions", op="contains", value="us")]), "program.regions") == {
+    assert required_members(shape_of(eu), "program.regions") == {"eu"}
+    assert required_members(shape_of(AllOf(all=[stage, eu])), "program.regions") == {"eu"}
+    assert required_members(
+        shape_of(AllOf(all=[eu, Leaf(fact="program.regions", op="contains", value="us")])), "program.regions"
+    ) == {
         "eu",
         "us",
     }
-    assert required_members(AnyOf(any=[eu, stage]), "program.regions") == frozenset()  # either will do: no gate
-    assert required_members(NotOf(**{"not": eu}), "program.regions") == frozenset()  # "not in the EU" is no EU rule
-    assert required_members(stage, "program.regions") == frozenset()
+    assert required_members(shape_of(AnyOf(any=[eu, stage])), "program.regions") == frozenset()  # either will do: no gate
+    assert required_members(shape_of(NotOf(**{"not": eu})), "program.regions") == frozenset()  # "not in the EU" is no EU rule
+    assert required_members(shape_of(stage), "program.regions") == frozenset()

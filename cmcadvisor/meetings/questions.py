@@ -34,22 +34,7 @@ class _Candidate:
     also: tuple[FindingResult, ...] = ()
 
 
-def for_agency(finding: FindingResult, agency: Agency) -> bool:
-    """Whether a finding is for this agency: not when it has no source of the agency's and (any or every) foreign one.
-
-    FDA leaves out a finding any of whose sources is EU or Japanese (and none FDA or US); EMA and
-    PMDA leave out one whose sources are all another agency's, so ICH-based findings stay.
-    """
-    issuers = [c.issuer for c in finding.citations]
-    if not issuers:
-        return True
-    if any(any(m in i for m in agency.own_issuers) or i.startswith(tuple(agency.own_prefixes)) for i in issuers):
-        return True
-    foreign = [any(m in i for m in agency.foreign_issuers) or i.startswith(tuple(agency.foreign_prefixes)) for i in issuers]
-    return not (all(foreign) if agency.leave_out_when == "all_foreign" else any(foreign))
-
-
-# What :func:`for_agency` reads of an agency, as a hashable key for :func:`_issuers_for_agency`.
+# What :func:`_issuers_for_agency` reads of an agency, as a hashable key.
 _AgencyIssuers = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
 
 
@@ -65,7 +50,12 @@ def _agency_issuers(agency: Agency) -> _AgencyIssuers:
 
 @functools.lru_cache(maxsize=2048)
 def _issuers_for_agency(issuers: tuple[str, ...], agency: _AgencyIssuers) -> bool:
-    """:func:`for_agency` of a finding citing ``issuers`` (findings cite a few recurring sets of issuers)."""
+    """Whether a finding citing ``issuers`` is for this agency, judged by its own and foreign issuers.
+
+    FDA leaves out a finding any of whose sources is EU or Japanese (and none FDA or US); EMA and
+    PMDA leave out one whose sources are all another agency's, so ICH-based findings stay. Cached:
+    findings cite a few recurring sets of issuers.
+    """
     own_issuers, own_prefixes, foreign_issuers, foreign_prefixes, leave_out_when = agency
     if not issuers:
         return True
@@ -109,7 +99,7 @@ def _candidates(
         gate = gates.get(rule)
         if gate is not None and not gate & regions:  # a requirement of another region only
             continue
-        if not _issuers_for_agency(tuple([c.issuer for c in finding.citations]), agency):  # for_agency, cached
+        if not _issuers_for_agency(tuple([c.issuer for c in finding.citations]), agency):
             continue
         severity = SEVERITY_RANK[finding.severity]
         current = by_rule.get(rule)

@@ -31,7 +31,7 @@ from cmcadvisor.models.program import ProgramFile
 from cmcadvisor.models.result import Timeline
 from cmcadvisor.registry import RulePack
 from cmcadvisor.timeline.cpm import Links, Row, Schedule, earliest_starts, order_or_none, schedule, schedule_rows, topological
-from cmcadvisor.timeline.plan import Plan, build_plan
+from cmcadvisor.timeline.plan import Plan, PlanNode, build_plan
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -76,18 +76,24 @@ class Built:
         return found
 
 
+def _done_and_milestone(node_id: str, node: PlanNode) -> tuple[bool, bool]:
+    """Whether a node is complete, and whether it is scheduled as a milestone (the BLA submission is work)."""
+    return node.status == "complete", node.milestone and node_id != "bla_submission"
+
+
 def _node_data(plan: Plan) -> dict[str, dict[str, Any]]:
     """Each node's data, as the graph holds it (:func:`_rows` reads the same from the plan)."""
-    return {
-        node_id: {
+    found: dict[str, dict[str, Any]] = {}
+    for node_id, node in plan.nodes.items():
+        done, milestone = _done_and_milestone(node_id, node)
+        found[node_id] = {
             "duration": node.duration,
             "not_before": node.not_before,
             "fixed": node.fixed,
-            "done": node.status == "complete",
-            "milestone": node.milestone and node_id != "bla_submission",
+            "done": done,
+            "milestone": milestone,
         }
-        for node_id, node in plan.nodes.items()
-    }
+    return found
 
 
 def _edges(plan: Plan) -> list[tuple[str, str, int, set[str]]]:
@@ -117,8 +123,7 @@ def _rows(plan: Plan, order: Sequence[str], incoming: Links) -> list[Row]:
     rows: list[Row] = []
     for node_id in order:
         node = nodes[node_id]
-        milestone = node.milestone and node_id != "bla_submission"
-        done = node.status == "complete"
+        done, milestone = _done_and_milestone(node_id, node)
         rows.append((node_id, node.fixed, node.not_before or None, node.duration, None, incoming[node_id], done, milestone))
     return rows
 

@@ -25,9 +25,9 @@ The cache lives in ``$CMCADVISOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/cmcadvisor`
 ``~/.cache/cmcadvisor``; ``CMCADVISOR_NO_CACHE=1`` turns it off. Failures to read or write are
 ignored: the cache only ever saves time. It stays bounded: each edit of a rule or knowledge file
 makes a new entry, so writing one removes the least recently used entries beyond
-:data:`MAX_BYTES`, and entries of the earlier JSON format; only files named as entries are named
-(``<name>-<32 hex digits>.pickle`` or ``.json``) and owned by the user are ever removed. This
-module must not know what a rule is.
+:data:`MAX_BYTES`, and entries of the earlier JSON format. Only the user's own files that are
+named as entries are (``<name>-<32 hex digits>.pickle`` or ``.json``) and begin as entries begin
+are ever removed. This module must not know what a rule is.
 """
 
 from __future__ import annotations
@@ -48,8 +48,24 @@ SUFFIX = ".pickle"
 MAX_BYTES = 64 * 1024 * 1024  # a rule pack's entry is under 1 MB, a knowledge file's a few KB
 _USED_EVERY = 24 * 3600  # a read marks its entry as used (its modification time) at most once a day
 # What an entry's file is named: its key (a name, then the hex digest of its sources) and suffix.
-# Format 1 wrote the same names with ".json"; nothing else in the folder is ever removed.
+# Format 1 wrote the same names with ".json". Pruning removes a file only if its name and its first
+# bytes are an entry's (format 2: a pickled code tag first; format 1: {"format":1,...}), so a
+# user's own file in a folder named by CMCADVISOR_CACHE_DIR is never removed.
 _ENTRY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9._+-]*-[0-9a-f]{32}\.(?:pickle|json)")
+_ENTRY_HEAD = {
+    SUFFIX: re.compile(rb"\x80[\x04\x05]\x95.{8}\x8c@[0-9a-f]{64}", re.DOTALL),
+    ".json": re.compile(rb'\{"format":1,'),
+}
+
+
+def _entry_file(path: str) -> bool:
+    """Whether the file's first bytes are those of an entry this module (or its format 1) wrote."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(96)
+    except OSError:
+        return False
+    return bool(_ENTRY_HEAD[os.path.splitext(path)[1]].match(head))
 
 
 def cache_dir() -> Path | None:
@@ -152,7 +168,7 @@ def prune(folder: Path, keep: str = "", limit: int | None = None) -> list[str]:
             if not _ENTRY_NAME.fullmatch(item.name) or not item.is_file(follow_symlinks=False):
                 continue
             stat = item.stat(follow_symlinks=False)
-            if not _own(stat):
+            if not _own(stat) or not _entry_file(item.path):
                 continue
             if item.name.endswith(".json"):  # format 1: never read by this code
                 with contextlib.suppress(OSError):

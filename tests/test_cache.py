@@ -122,8 +122,10 @@ def test_entry_others_may_write_is_not_read(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 def _entry(folder: Path, name: str, size: int, age_days: float) -> Path:
+    """A file of ``size`` bytes that begins as an entry of its suffix does (a pickled code tag; format 1's JSON)."""
     path = folder / name
-    path.write_bytes(b"x" * size)
+    head = pickle.dumps("0" * 64, protocol=pickle.HIGHEST_PROTOCOL) if name.endswith(".pickle") else b'{"format":1,"value":'
+    path.write_bytes(head + b"x" * max(0, size - len(head)))
     path.chmod(0o600)
     when = time.time() - age_days * 86400
     os.utime(path, (when, when))
@@ -144,6 +146,18 @@ def test_the_cache_stays_bounded_least_recently_used_first(tmp_path: Path) -> No
     assert new.exists() and middle.exists() and notes.exists() and other.exists()
     assert not old.exists() and not legacy.exists()
     assert cache.prune(tmp_path, keep=new.name, limit=1000) == []  # under the limit: nothing more
+
+
+def test_pruning_never_removes_a_file_that_only_looks_like_an_entry_by_name(tmp_path: Path) -> None:
+    """A folder named by CMCADVISOR_CACHE_DIR may hold the user's own files: content decides, not the name alone."""
+    mine = tmp_path / f"results-{'a' * 32}.json"
+    mine.write_text('{"rows": [1, 2, 3]}')
+    mine.chmod(0o600)
+    theirs = tmp_path / f"export-{'b' * 32}.pickle"
+    theirs.write_bytes(b"not a cache entry" * 1000)
+    theirs.chmod(0o600)
+    assert cache.prune(tmp_path, limit=0) == []
+    assert mine.exists() and theirs.exists()
 
 
 def test_a_read_marks_its_entry_used_and_a_write_prunes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
